@@ -1,0 +1,214 @@
+"""The REST API, ``/api/v1`` (DESIGN §3). Each route parses, calls one service method, returns
+a Public model."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Annotated
+
+from fastapi import APIRouter, File, Header, Query, Response, UploadFile, status
+
+from hub_server.deps import AuthDep, ComponentsDep, CurrentUser, StateDep
+from hub_server.errors import PayloadTooLarge
+from hub_server.schemas import (
+    ComponentDetail,
+    ComponentPublic,
+    ErrorResponse,
+    ForkRequest,
+    Page,
+    TokenCreate,
+    TokenPublic,
+    UserCreate,
+    UserPublic,
+    VersionPublic,
+    VersionSummary,
+    YankRequest,
+)
+
+# The prefix lives on the router (not on include_router) so each route's own path, which the
+# metrics use as their label, is the full template.
+router = APIRouter(prefix="/api/v1", responses={"4XX": {"model": ErrorResponse}})
+
+IMMUTABLE = "public, max-age=31536000, immutable"
+ComponentPath = "/components/{namespace}/{name}"
+VersionPath = ComponentPath + "/versions/{version}"
+
+
+def _etag_matches(if_none_match: str | None, etag: str) -> bool:
+    if not if_none_match:
+        return False
+    candidates = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+    return etag in candidates or "*" in candidates
+
+
+@router.post(
+    ComponentPath + "/versions",
+    status_code=status.HTTP_201_CREATED,
+    response_model=VersionPublic,
+    summary="Publish a version (multipart field 'archive': the package .tar.gz)",
+)
+def publish(
+    namespace: str,
+    name: str,
+    archive: Annotated[UploadFile, File(description="the package archive (.tar.gz)")],
+    user: CurrentUser,
+    components: ComponentsDep,
+    state: StateDep,
+    response: Response,
+) -> VersionPublic:
+    limit = state.settings.max_archive_bytes
+    data = archive.file.read(limit + 1)
+    if len(data) > limit:
+        raise PayloadTooLarge(
+            f"the archive is larger than the hub's limit of {limit} bytes",
+            code="archive_too_large",
+            limit=limit,
+        )
+    published = components.publish(user, namespace, name, data)
+    response.headers["Location"] = (
+        f"/api/v1/components/{namespace}/{name}/versions/{published.version}"
+    )
+    return published
+
+
+@router.get("/components", response_model=Page[ComponentPublic], summary="List and search")
+def list_components(
+    components: ComponentsDep,
+    q: str | None = None,
+    namespace: str | None = None,
+    category: str | None = None,
+    tag: Annotated[list[str] | None, Query(description="repeat for several (all must match)")] = None,
+    hardware: Annotated[str | None, Query(description="gpu or cpu")] = None,
+    sort: Annotated[str | None, Query(description="relevance, updated, created, name, forks")] = None,
+    page: int = 1,
+    per_page: int = 20,
+) -> Page[ComponentPublic]:
+    return components.list_components(
+        q=q,
+        namespace=namespace,
+        category=category,
+        tags=tag or [],
+        hardware=hardware,
+        sort=sort,
+        page=page,
+        per_page=per_page,
+    )
+
+
+@router.get(ComponentPath, response_model=ComponentDetail)
+def get_component(namespace: str, name: str, components: ComponentsDep) -> ComponentDetail:
+    return components.get_component(namespace, name)
+
+
+@router.get(ComponentPath + "/versions", response_model=list[VersionSummary])
+def list_versions(namespace: str, name: str, components: ComponentsDep) -> list[VersionSummary]:
+    return components.list_versions(namespace, name)
+
+
+@router.get(VersionPath, response_model=VersionPublic)
+def get_version(
+    namespace: str, name: str, version: str, components: ComponentsDep
+) -> VersionPublic:
+    return components.get_version(namespace, name, version)
+
+
+@router.get(ComponentPath + "/resolve", response_model=VersionPublic)
+def resolve(
+    namespace: str,
+    name: str,
+    components: ComponentsDep,
+    spec: Annotated[str, Query(description="exact version, npm range, or sha256:<hex>")] = "",
+) -> VersionPublic:
+    return components.resolve(namespace, name, spec)
+
+
+@router.get(
+    VersionPath + "/archive",
+    response_class=Response,
+    responses={200: {"content": {"application/gzip": {}}}, 304: {"description": "not modified"}},
+)
+def download_archive(
+    namespace: str,
+    name: str,
+    version: str,
+    components: ComponentsDep,
+    if_none_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    digest = components.version_digest(namespace, name, version)
+    etag = f'"{digest}"'
+    headers = {"ETag": etag, "Cache-Control": IMMUTABLE}
+    if _etag_matches(if_none_match, etag):
+        return Response(status_code=304, headers=headers)
+    blob = components.read_archive(namespace, name, version)
+    headers["Content-Disposition"] = f'attachment; filename="{namespace}-{name}-{version}.tar.gz"'
+    return Response(content=blob.data, media_type="application/gzip", headers=headers)
+
+
+@router.get(
+    VersionPath + "/component.yaml",
+    response_class=Response,
+    responses={200: {"content": {"application/yaml": {}}}},
+)
+def download_component_yaml(
+    namespace: str,
+    name: str,
+    version: str,
+    components: ComponentsDep,
+    if_none_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    spec_yaml, _digest = components.component_yaml(namespace, name, version)
+    etag = f'"sha256:{hashlib.sha256(spec_yaml.encode()).hexdigest()}"'
+    headers = {"ETag": etag, "Cache-Control": IMMUTABLE}
+    if _etag_matches(if_none_match, etag):
+        return Response(status_code=304, headers=headers)
+    return Response(content=spec_yaml, media_type="application/yaml", headers=headers)
+
+
+@router.post(
+    ComponentPath + "/fork", status_code=status.HTTP_201_CREATED, response_model=ComponentDetail
+)
+def fork(
+    namespace: str,
+    name: str,
+    request: ForkRequest,
+    user: CurrentUser,
+    components: ComponentsDep,
+) -> ComponentDetail:
+    return components.fork(user, namespace, name, request)
+
+
+@router.post(VersionPath + "/yank", response_model=VersionPublic)
+def yank(
+    namespace: str,
+    name: str,
+    version: str,
+    request: YankRequest,
+    user: CurrentUser,
+    components: ComponentsDep,
+) -> VersionPublic:
+    return components.yank(user, namespace, name, version, request.reason)
+
+
+@router.delete(VersionPath + "/yank", response_model=VersionPublic, summary="Un-yank")
+def unyank(
+    namespace: str, name: str, version: str, user: CurrentUser, components: ComponentsDep
+) -> VersionPublic:
+    return components.yank(user, namespace, name, version, None)
+
+
+@router.get("/whoami", response_model=UserPublic)
+def whoami(user: CurrentUser, auth: AuthDep) -> UserPublic:
+    return UserPublic(name=user.name, is_admin=user.is_admin, namespaces=auth.namespaces_of(user))
+
+
+@router.post("/users", status_code=status.HTTP_201_CREATED, response_model=TokenPublic)
+def create_user(body: UserCreate, user: CurrentUser, auth: AuthDep) -> TokenPublic:
+    """Create a user (administrators only), its namespace, and a first token."""
+    created, token = auth.create_user(user, body.name, is_admin=body.is_admin)
+    return TokenPublic(user=created.name, name="default", token=token)
+
+
+@router.post("/tokens", status_code=status.HTTP_201_CREATED, response_model=TokenPublic)
+def create_token(body: TokenCreate, user: CurrentUser, auth: AuthDep) -> TokenPublic:
+    """Create another token for the caller."""
+    return TokenPublic(user=user.name, name=body.name, token=auth.create_token(user, body.name))

@@ -1,0 +1,54 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from hub_server import __version__
+from hub_server.api import ops, routes
+from hub_server.api.errors import install_error_handlers
+from hub_server.db import make_engine
+from hub_server.deps import AppState
+from hub_server.settings import Settings
+from hub_server.storage import open_storage
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the hub's ASGI app from ``settings`` (default: read from the environment).
+
+    The app does not migrate or bootstrap: ``hub serve`` does that once, before any worker
+    starts (see :mod:`hub_server.serve`).
+
+    Args:
+        settings: the configuration.
+
+    Returns:
+        The FastAPI app, serving the API under ``/api/v1`` and operations at the root.
+    """
+    settings = settings or Settings()
+    engine = make_engine(
+        settings.resolved_database_url, pool_size=settings.db_pool_size, echo=settings.db_echo
+    )
+    storage = open_storage(settings.resolved_storage_url, s3_endpoint_url=settings.s3_endpoint_url)
+    app = FastAPI(
+        title="Component Hub",
+        version=__version__,
+        description="A versioned registry of reusable Kubeflow Pipelines components.",
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+        # Refuse oversized bodies while they stream in (chunked uploads too); the multipart
+        # envelope around an archive is small, 1 MiB is ample.
+        max_body_size=settings.max_archive_bytes + 1024 * 1024,
+    )
+    app.state.hub = AppState(settings=settings, engine=engine, storage=storage)
+    app.state.metrics = ops.Metrics()
+    install_error_handlers(app)
+    app.add_middleware(ops.ObservabilityMiddleware, metrics=app.state.metrics)
+    app.include_router(routes.router)
+    app.include_router(ops.router)
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """Factory for ``uvicorn --factory`` (each worker builds its app from the environment)."""
+    return create_app(Settings())

@@ -1,0 +1,70 @@
+"""FastAPI dependencies as ``Annotated`` aliases: one place that builds services for routes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from hub_server.services.auth import AuthService, Principal
+from hub_server.services.components import ComponentService
+from hub_server.settings import Settings
+from hub_server.storage import BlobStorage
+
+
+@dataclass(frozen=True)
+class AppState:
+    """What one app instance holds: configuration, engine and blob store (no request state)."""
+
+    settings: Settings
+    engine: Engine
+    storage: BlobStorage
+
+
+def get_state(request: Request) -> AppState:
+    state: AppState = request.app.state.hub
+    return state
+
+
+StateDep = Annotated[AppState, Depends(get_state)]
+
+
+def get_session(state: StateDep) -> Iterator[Session]:
+    with Session(state.engine, expire_on_commit=False) as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def get_components(session: SessionDep, state: StateDep) -> ComponentService:
+    return ComponentService(session, state.storage, state.settings.archive_limits)
+
+
+ComponentsDep = Annotated[ComponentService, Depends(get_components)]
+
+
+def get_auth(session: SessionDep) -> AuthService:
+    return AuthService(session)
+
+
+AuthDep = Annotated[AuthService, Depends(get_auth)]
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def get_principal(request: Request, auth: AuthDep) -> Principal:
+    return auth.authenticate(_bearer(request))
+
+
+CurrentUser = Annotated[Principal, Depends(get_principal)]

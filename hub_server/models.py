@@ -1,0 +1,132 @@
+"""Metadata tables (SQLModel). Table models never leave the service layer; routes return the
+Public models of :mod:`hub_server.schemas`.
+
+Schema changes go through Alembic (``hub_server/migrations``); a test checks the migrations
+produce exactly these tables.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _ts(**kwargs: Any) -> Any:
+    return Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True), **kwargs)
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=39, unique=True)
+    is_admin: bool = False
+    created_at: datetime = _ts()
+
+
+class ApiToken(SQLModel, table=True):
+    """A bearer token; only its sha256 is stored (tokens are 256-bit random, so a fast hash is
+    enough: there is nothing to brute-force)."""
+
+    __tablename__ = "api_tokens"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    name: str = Field(default="default", max_length=100)
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = _ts()
+
+
+class Namespace(SQLModel, table=True):
+    __tablename__ = "namespaces"
+
+    name: str = Field(primary_key=True, max_length=39)
+    created_at: datetime = _ts()
+
+
+class NamespaceOwner(SQLModel, table=True):
+    __tablename__ = "namespace_owners"
+
+    namespace: str = Field(foreign_key="namespaces.name", primary_key=True, max_length=39)
+    user_id: int = Field(foreign_key="users.id", primary_key=True, index=True)
+
+
+class Component(SQLModel, table=True):
+    """``namespace/name``. Display fields (description, category, tags, hardware flags) follow
+    the component's latest version, so listing and search never read versions."""
+
+    __tablename__ = "components"
+    __table_args__ = (
+        sa.UniqueConstraint("namespace", "name", name="uq_components_namespace_name"),
+        sa.Index("ix_components_category_updated", "category", "updated_at"),
+        sa.Index("ix_components_updated", "updated_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    namespace: str = Field(foreign_key="namespaces.name", max_length=39)
+    name: str = Field(max_length=64)
+    description: str = Field(default="", max_length=500)
+    category: str = Field(default="other", max_length=32)
+    tags: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    search_text: str = Field(default="", sa_type=sa.Text)
+    latest_version: str | None = Field(default=None, max_length=128)
+    versions_count: int = 0
+    hardware_variants: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    has_gpu: bool = Field(default=False, index=True)
+    has_cpu_only: bool = Field(default=True, index=True)
+    forks_count: int = 0
+    parent_id: int | None = Field(default=None, foreign_key="components.id", index=True)
+    parent_ref: str | None = Field(default=None, max_length=300)
+    parent_digest: str | None = Field(default=None, max_length=71)
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class ComponentTag(SQLModel, table=True):
+    __tablename__ = "component_tags"
+
+    component_id: int = Field(foreign_key="components.id", primary_key=True)
+    tag: str = Field(primary_key=True, max_length=50, index=True)
+
+
+class Version(SQLModel, table=True):
+    """One immutable published version. Only the ``yanked*`` columns ever change."""
+
+    __tablename__ = "versions"
+    __table_args__ = (
+        # Precedence, not text: 1.0.0+a and 1.0.0+b are the same version (as npm says).
+        sa.UniqueConstraint(
+            "component_id", "major", "minor", "patch", "prerelease", name="uq_versions_precedence"
+        ),
+        sa.Index("ix_versions_component_version", "component_id", "version", unique=True),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    component_id: int = Field(foreign_key="components.id")
+    version: str = Field(max_length=128)
+    major: int
+    minor: int
+    patch: int
+    prerelease: str = Field(default="", max_length=128)
+    digest: str = Field(max_length=71, index=True)
+    size: int
+    manifest: dict[str, Any] = Field(sa_type=sa.JSON)
+    interface: dict[str, Any] = Field(sa_type=sa.JSON)
+    spec_yaml: str = Field(sa_type=sa.Text)
+    readme: str = Field(default="", sa_type=sa.Text)
+    image: str | None = Field(default=None, max_length=500)
+    image_pinned: bool = False
+    publisher_id: int | None = Field(default=None, foreign_key="users.id")
+    published_at: datetime = _ts()
+    yanked: bool = False
+    yanked_reason: str | None = Field(default=None, max_length=500)
+    yanked_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+    forked_from: str | None = Field(default=None, max_length=300)
+    forked_from_digest: str | None = Field(default=None, max_length=71)

@@ -1,0 +1,1 @@
+"""Business rules: naming, ownership, semver, immutability, forks. Routes call these."""

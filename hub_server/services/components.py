@@ -1,0 +1,742 @@
+"""Components and versions: publish, read, resolve, yank, fork.
+
+Every rule about what may be stored lives here; routes only parse and call. Published versions
+are immutable: after the insert only the ``yanked*`` columns of a version row ever change.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from hub_server import archive, semver
+from hub_server.errors import BadRequest, Conflict, InvalidPackage, NotFound
+from hub_server.kfp_spec import read_interface
+from hub_server.manifest import NAME_RE, NAMESPACE_RE, Category, Manifest, parse_manifest
+from hub_server.models import Component, ComponentTag, User, Version, utcnow
+from hub_server.schemas import (
+    ComponentDetail,
+    ComponentPublic,
+    ForkRequest,
+    Page,
+    ParentPublic,
+    VersionPublic,
+    VersionSummary,
+    VersionUrls,
+)
+from hub_server.services.auth import AuthService, Principal
+from hub_server.storage import BlobStorage
+
+API_PREFIX = "/api/v1"
+DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
+SORTS = ("relevance", "updated", "created", "name", "forks")
+HARDWARE_FILTERS = ("gpu", "cpu")
+MAX_PER_PAGE = 100
+
+
+@dataclass(frozen=True)
+class ValidatedPackage:
+    """A package that passed every check, ready to be stored."""
+
+    manifest: Manifest
+    version: semver.Version
+    interface: dict[str, Any]
+    spec_yaml: str
+    readme: str
+    image: str | None
+    digest: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Blob:
+    digest: str
+    data: bytes
+
+
+def validate_package(
+    data: bytes, *, namespace: str, name: str, limits: archive.ArchiveLimits
+) -> ValidatedPackage:
+    """Check an uploaded archive completely, storing nothing.
+
+    Args:
+        data: the ``.tar.gz`` as uploaded.
+        namespace: the namespace of the URL.
+        name: the component name of the URL.
+        limits: archive size limits.
+
+    Returns:
+        The validated package.
+
+    Raises:
+        InvalidPackage: with a code that says what is wrong (see ``hub_server.errors``).
+        PayloadTooLarge: ``archive_too_large``.
+    """
+    files = archive.unpack(data, limits)
+    if "hub.yaml" not in files:
+        raise InvalidPackage(
+            "the package has no hub.yaml at its root", code="manifest_missing", path="hub.yaml"
+        )
+    manifest = parse_manifest(archive.load_yaml(files["hub.yaml"], filename="hub.yaml", limits=limits))
+    if manifest.name != name:
+        raise InvalidPackage(
+            f"hub.yaml names the component {manifest.name!r} but it is published as {name!r}",
+            code="manifest_mismatch",
+            field="name",
+            manifest=manifest.name,
+            url=name,
+        )
+    if manifest.namespace is not None and manifest.namespace != namespace:
+        raise InvalidPackage(
+            f"hub.yaml names the namespace {manifest.namespace!r} "
+            f"but it is published into {namespace!r}",
+            code="manifest_mismatch",
+            field="namespace",
+            manifest=manifest.namespace,
+            url=namespace,
+        )
+    version = semver.Version.parse(manifest.version)
+    if manifest.component not in files:
+        raise InvalidPackage(
+            f"hub.yaml points to the component spec {manifest.component!r}, "
+            "which is not in the package",
+            code="component_spec_missing",
+            path=manifest.component,
+        )
+    spec_yaml = archive.read_text(files, manifest.component)
+    spec_doc = archive.load_yaml(files[manifest.component], filename=manifest.component, limits=limits)
+    interface = read_interface(spec_yaml, spec_doc, path=manifest.component)
+    if manifest.readme not in files:
+        raise InvalidPackage(
+            f"the package has no {manifest.readme} (the catalogue shows it)",
+            code="readme_missing",
+            path=manifest.readme,
+        )
+    readme = archive.read_text(files, manifest.readme)
+    if not readme.strip():
+        raise InvalidPackage(
+            f"{manifest.readme} is empty", code="readme_missing", path=manifest.readme
+        )
+    _check_variant_arguments(manifest, interface)
+    image = manifest.image or interface.get("image")
+    return ValidatedPackage(
+        manifest=manifest,
+        version=version,
+        interface=interface,
+        spec_yaml=spec_yaml,
+        readme=readme,
+        image=image,
+        digest=archive.digest(data),
+        data=data,
+    )
+
+
+def _check_variant_arguments(manifest: Manifest, interface: dict[str, Any]) -> None:
+    """A variant's argument overrides must name inputs the component has."""
+    inputs = {item["name"] for item in interface["inputs"]}
+    errors = [
+        {
+            "field": f"hardware.variants.{variant}.arguments.{arg}",
+            "message": f"the component has no input {arg!r} (inputs: {', '.join(sorted(inputs)) or 'none'})",
+        }
+        for variant, spec in manifest.hardware.variants.items()
+        for arg in (spec.arguments or {})
+        if arg not in inputs
+    ]
+    if errors:
+        raise InvalidPackage(
+            f"hub.yaml is invalid: {errors[0]['field']}: {errors[0]['message']}",
+            code="invalid_manifest",
+            path="hub.yaml",
+            errors=errors,
+        )
+
+
+def _is_pinned(image: str | None) -> bool:
+    return bool(image and re.search(r"@sha256:[0-9a-f]{64}$", image))
+
+
+def _hardware_flags(hardware: dict[str, Any]) -> tuple[list[str], bool, bool]:
+    variants: dict[str, Any] = hardware.get("variants") or {}
+    has_gpu = any((v or {}).get("accelerator") for v in variants.values())
+    has_cpu_only = any(not (v or {}).get("accelerator") for v in variants.values())
+    return sorted(variants), has_gpu, has_cpu_only
+
+
+def _concurrent_write(ref: str) -> Conflict:
+    return Conflict(
+        f"another write to {ref} happened at the same moment; try again",
+        code="concurrent_write",
+        component=ref,
+    )
+
+
+def _sort_key(row: Version) -> semver.Version:
+    return semver.Version.parse(row.version)
+
+
+class ComponentService:
+    """Everything the API does with components and versions."""
+
+    def __init__(
+        self, session: Session, storage: BlobStorage, limits: archive.ArchiveLimits
+    ) -> None:
+        self.session = session
+        self.storage = storage
+        self.limits = limits
+        self.auth = AuthService(session)
+
+    # ----------------------------------------------------------------------------- reading
+
+    def _component(self, namespace: str, name: str) -> Component:
+        component = self.session.exec(
+            select(Component).where(Component.namespace == namespace, Component.name == name)
+        ).first()
+        if component is None:
+            raise NotFound(
+                f"no component {namespace}/{name}",
+                code="component_not_found",
+                component=f"{namespace}/{name}",
+            )
+        return component
+
+    def _versions(self, component: Component) -> list[Version]:
+        rows = self.session.exec(select(Version).where(Version.component_id == component.id))
+        return sorted(rows, key=_sort_key, reverse=True)
+
+    def _version(self, component: Component, version: str) -> Version:
+        row = self.session.exec(
+            select(Version).where(Version.component_id == component.id, Version.version == version)
+        ).first()
+        if row is None:
+            raise NotFound(
+                f"{component.namespace}/{component.name} has no version {version}",
+                code="version_not_found",
+                component=f"{component.namespace}/{component.name}",
+                version=version,
+            )
+        return row
+
+    def get_component(self, namespace: str, name: str) -> ComponentDetail:
+        """The component, its latest version, forks count and parent.
+
+        Raises:
+            NotFound: ``component_not_found``.
+        """
+        component = self._component(namespace, name)
+        latest = None
+        if component.latest_version is not None:
+            latest = self._version_public(component, self._version(component, component.latest_version))
+        return ComponentDetail(**self._component_public(component).model_dump(), latest=latest)
+
+    def list_versions(self, namespace: str, name: str) -> list[VersionSummary]:
+        """All versions, newest (by SemVer precedence) first, yanked ones flagged.
+
+        Raises:
+            NotFound: ``component_not_found``.
+        """
+        component = self._component(namespace, name)
+        return [self._version_summary(row) for row in self._versions(component)]
+
+    def get_version(self, namespace: str, name: str, version: str) -> VersionPublic:
+        """One version with manifest, hardware, interface, digest and image.
+
+        Raises:
+            NotFound: ``component_not_found`` or ``version_not_found``.
+        """
+        component = self._component(namespace, name)
+        return self._version_public(component, self._version(component, version))
+
+    def resolve(self, namespace: str, name: str, spec: str | None) -> VersionPublic:
+        """The version a reference selects, with npm's ``maxSatisfying`` semantics.
+
+        Args:
+            namespace: component namespace.
+            name: component name.
+            spec: an exact version, an npm range, ``sha256:<hex>``, or empty/None for the
+                highest non-yanked, non-prerelease version.
+
+        Raises:
+            BadRequest: ``invalid_range``.
+            NotFound: ``component_not_found``, ``no_matching_version``.
+        """
+        component = self._component(namespace, name)
+        spec = (spec or "").strip()
+        ref = f"{namespace}/{name}"
+        if DIGEST_RE.match(spec):
+            row = self.session.exec(
+                select(Version).where(Version.component_id == component.id, Version.digest == spec)
+            ).first()
+            if row is None:
+                raise NotFound(
+                    f"{ref} has no version with digest {spec}",
+                    code="no_matching_version",
+                    component=ref,
+                    spec=spec,
+                )
+            return self._version_public(component, row)
+        if semver.is_exact(spec):
+            # An exact version names that version even when yanked (like npm and pip).
+            return self._version_public(component, self._version(component, spec))
+        try:
+            wanted = semver.Range.parse(spec)
+        except semver.InvalidRange as exc:
+            raise BadRequest(
+                f"{spec!r} is not a valid version range: {exc}", code="invalid_range", spec=spec
+            ) from None
+        rows = self.session.exec(
+            select(Version.id, Version.version).where(
+                Version.component_id == component.id, col(Version.yanked).is_(False)
+            )
+        ).all()
+        by_version = {semver.Version.parse(v): vid for vid, v in rows}
+        best = semver.max_satisfying(by_version, wanted)
+        if best is None:
+            raise NotFound(
+                f"no version of {ref} satisfies {spec or '*'!r}",
+                code="no_matching_version",
+                component=ref,
+                spec=spec,
+            )
+        row = self.session.get(Version, by_version[best])
+        assert row is not None
+        return self._version_public(component, row)
+
+    def read_archive(self, namespace: str, name: str, version: str) -> Blob:
+        """The archive bytes of a version (yanked ones too).
+
+        Raises:
+            NotFound: ``component_not_found``, ``version_not_found``, ``blob_missing``.
+        """
+        digest = self.version_digest(namespace, name, version)
+        try:
+            return Blob(digest=digest, data=self.storage.get(digest))
+        except KeyError:
+            raise NotFound(
+                f"the archive {digest} is missing from storage", code="blob_missing", digest=digest
+            ) from None
+
+    def version_digest(self, namespace: str, name: str, version: str) -> str:
+        """The archive digest of a version, without loading the row's large columns."""
+        digest = self.session.exec(
+            select(Version.digest)
+            .join(Component, Component.id == Version.component_id)  # type: ignore[arg-type]
+            .where(
+                Component.namespace == namespace,
+                Component.name == name,
+                Version.version == version,
+            )
+        ).first()
+        if digest is None:
+            self._version(self._component(namespace, name), version)  # raises the precise 404
+            raise AssertionError("unreachable")
+        return digest
+
+    def component_yaml(self, namespace: str, name: str, version: str) -> tuple[str, str]:
+        """The raw KFP spec of a version and its archive digest."""
+        component = self._component(namespace, name)
+        row = self._version(component, version)
+        return row.spec_yaml, row.digest
+
+    def list_components(
+        self,
+        *,
+        q: str | None = None,
+        namespace: str | None = None,
+        category: str | None = None,
+        tags: Sequence[str] = (),
+        hardware: str | None = None,
+        sort: str | None = None,
+        page: int = 1,
+        per_page: int = 20,
+    ) -> Page[ComponentPublic]:
+        """List and search components.
+
+        Args:
+            q: words that must all appear in the name, namespace, description or tags.
+            namespace: only this namespace.
+            category: only this category (see ``hub_server.manifest.Category``).
+            tags: only components carrying every one of these tags.
+            hardware: ``gpu`` (has a GPU variant) or ``cpu`` (has a CPU-only variant).
+            sort: ``relevance`` (default with ``q``), ``updated`` (default), ``created``,
+                ``name`` or ``forks``.
+            page: 1-based page.
+            per_page: items per page, at most 100.
+
+        Raises:
+            BadRequest: ``invalid_request`` for an unknown filter value or bad page.
+        """
+        if category is not None and category not in {c.value for c in Category}:
+            raise BadRequest(
+                f"unknown category {category!r}",
+                code="invalid_request",
+                field="category",
+                allowed=[c.value for c in Category],
+            )
+        if hardware is not None and hardware not in HARDWARE_FILTERS:
+            raise BadRequest(
+                f"unknown hardware filter {hardware!r}",
+                code="invalid_request",
+                field="hardware",
+                allowed=list(HARDWARE_FILTERS),
+            )
+        sort = sort or ("relevance" if q else "updated")
+        if sort not in SORTS:
+            raise BadRequest(
+                f"unknown sort {sort!r}", code="invalid_request", field="sort", allowed=list(SORTS)
+            )
+        if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:
+            raise BadRequest(
+                f"page must be ≥ 1 and per_page between 1 and {MAX_PER_PAGE}",
+                code="invalid_request",
+                field="page",
+            )
+        conditions: list[Any] = []
+        words = [w for w in (q or "").lower().split() if w]
+        for word in words:
+            escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            conditions.append(col(Component.search_text).like(f"%{escaped}%", escape="\\"))
+        if namespace:
+            conditions.append(Component.namespace == namespace)
+        if category:
+            conditions.append(Component.category == category)
+        for tag in tags:
+            conditions.append(
+                sa.exists().where(
+                    ComponentTag.component_id == Component.id, ComponentTag.tag == tag.lower()
+                )
+            )
+        if hardware == "gpu":
+            conditions.append(col(Component.has_gpu).is_(True))
+        elif hardware == "cpu":
+            conditions.append(col(Component.has_cpu_only).is_(True))
+
+        total = self.session.exec(
+            select(sa.func.count()).select_from(Component).where(*conditions)
+        ).one()
+        query = select(Component).where(*conditions)
+        if sort == "relevance" and words:
+            phrase = " ".join(words)
+            score = sa.case((Component.name == phrase, 0), else_=1) + sa.case(
+                (col(Component.name).like(f"%{words[0]}%"), 0), else_=1
+            )
+            query = query.order_by(score, col(Component.updated_at).desc(), Component.id)
+        elif sort == "name":
+            query = query.order_by(Component.name, Component.namespace)
+        elif sort == "created":
+            query = query.order_by(col(Component.created_at).desc(), col(Component.id).desc())
+        elif sort == "forks":
+            query = query.order_by(col(Component.forks_count).desc(), Component.name)
+        else:
+            query = query.order_by(col(Component.updated_at).desc(), col(Component.id).desc())
+        rows = self.session.exec(query.offset((page - 1) * per_page).limit(per_page)).all()
+        return Page[ComponentPublic](
+            items=[self._component_public(row) for row in rows],
+            total=total,
+            page=page,
+            per_page=per_page,
+        )
+
+    # ----------------------------------------------------------------------------- writing
+
+    def publish(
+        self, principal: Principal, namespace: str, name: str, data: bytes
+    ) -> VersionPublic:
+        """Validate and store a new version.
+
+        Order: ownership → validation (nothing stored) → blob (idempotent) → one transaction
+        that claims the namespace if needed and inserts the version under a unique constraint.
+
+        Raises:
+            Forbidden: the namespace belongs to someone else.
+            InvalidPackage / PayloadTooLarge: the package is refused; nothing is stored.
+            Conflict: ``version_exists``, whatever the bytes.
+        """
+        self._check_names(namespace, name)
+        namespace_exists = self.auth.check_can_write(principal, namespace)
+        package = validate_package(data, namespace=namespace, name=name, limits=self.limits)
+        ref = f"{namespace}/{name}@{package.version}"
+        component = self.session.exec(
+            select(Component).where(Component.namespace == namespace, Component.name == name)
+        ).first()
+        if component is not None and self._has_version(component, package.version):
+            raise self._version_exists(ref)
+        self.storage.put(package.digest, package.data)
+        try:
+            if not namespace_exists:
+                self.auth.claim(principal, namespace)
+            if component is None:
+                component = Component(namespace=namespace, name=name)
+                self.session.add(component)
+                self.session.flush()
+            manifest = package.manifest.model_dump(mode="json", exclude_none=True)
+            row = Version(
+                component_id=component.id,  # type: ignore[arg-type]
+                version=str(package.version),
+                major=package.version.major,
+                minor=package.version.minor,
+                patch=package.version.patch,
+                prerelease=".".join(str(p) for p in package.version.prerelease),
+                digest=package.digest,
+                size=len(package.data),
+                manifest=manifest,
+                interface=package.interface,
+                spec_yaml=package.spec_yaml,
+                readme=package.readme,
+                image=package.image,
+                image_pinned=_is_pinned(package.image),
+                publisher_id=principal.id,
+            )
+            self.session.add(row)
+            self.session.flush()
+            component.versions_count += 1
+            component.updated_at = utcnow()
+            self._refresh_latest(component)
+            self.session.commit()
+        except IntegrityError:
+            self.session.rollback()
+            # Lost a race with a concurrent publish of this version, or of a namespace claim.
+            component = self.session.exec(
+                select(Component).where(Component.namespace == namespace, Component.name == name)
+            ).first()
+            if component is not None and self._has_version(component, package.version):
+                raise self._version_exists(ref) from None
+            raise _concurrent_write(f"{namespace}/{name}") from None
+        return self._version_public(component, row)
+
+    def yank(
+        self, principal: Principal, namespace: str, name: str, version: str, reason: str | None
+    ) -> VersionPublic:
+        """Yank (``reason`` given) or un-yank (``reason`` None) a version.
+
+        A yanked version never wins a range but still downloads by exact version.
+
+        Raises:
+            NotFound, Forbidden, Unauthenticated.
+        """
+        component = self._component(namespace, name)
+        self.auth.check_can_write(principal, namespace)
+        row = self._version(component, version)
+        row.yanked = reason is not None
+        row.yanked_reason = reason
+        row.yanked_at = utcnow() if reason is not None else None
+        self.session.add(row)
+        self._refresh_latest(component)
+        self.session.commit()
+        return self._version_public(component, row)
+
+    def fork(
+        self, principal: Principal, namespace: str, name: str, request: ForkRequest
+    ) -> ComponentDetail:
+        """Copy a component (every version, or one) into a namespace the caller owns.
+
+        Blobs are shared, not copied. The fork records its parent (``ns/name@version`` and
+        digest) and so does each forked version; the parent's forks count goes up by one.
+
+        Raises:
+            NotFound: the source component or version.
+            Forbidden: the destination namespace belongs to someone else.
+            Conflict: ``component_exists`` at the destination.
+        """
+        source = self._component(namespace, name)
+        dest_ns, dest_name = request.namespace, request.name or name
+        dest_ref = f"{dest_ns}/{dest_name}"
+        if (dest_ns, dest_name) == (namespace, name):
+            raise BadRequest("a component cannot be forked onto itself", code="invalid_request")
+        namespace_exists = self.auth.check_can_write(principal, dest_ns)
+        if self.session.exec(
+            select(Component.id).where(Component.namespace == dest_ns, Component.name == dest_name)
+        ).first():
+            raise Conflict(
+                f"{dest_ref} exists already", code="component_exists", component=dest_ref
+            )
+        versions = self._versions(source)
+        if request.version is not None:
+            versions = [self._version(source, request.version)]
+        if not versions:
+            raise NotFound(f"{namespace}/{name} has no versions to fork", code="version_not_found")
+        parent_version = next(
+            (v for v in versions if v.version == source.latest_version), versions[0]
+        )
+        try:
+            if not namespace_exists:
+                self.auth.claim(principal, dest_ns)
+            fork = Component(
+                namespace=dest_ns,
+                name=dest_name,
+                parent_id=source.id,
+                parent_ref=f"{namespace}/{name}@{parent_version.version}",
+                parent_digest=parent_version.digest,
+                versions_count=len(versions),
+            )
+            self.session.add(fork)
+            self.session.flush()
+            for row in versions:
+                copied = row.model_dump(exclude={"id", "component_id"})
+                copied.update(
+                    component_id=fork.id,
+                    forked_from=f"{namespace}/{name}@{row.version}",
+                    forked_from_digest=row.digest,
+                )
+                self.session.add(Version(**copied))
+            self.session.flush()
+            self._refresh_latest(fork)
+            # One UPDATE so concurrent forks never lose a count.
+            self.session.execute(
+                sa.update(Component)
+                .where(col(Component.id) == source.id)
+                .values(forks_count=Component.forks_count + 1)
+            )
+            self.session.commit()
+        except IntegrityError:
+            self.session.rollback()
+            if self.session.exec(
+                select(Component.id).where(
+                    Component.namespace == dest_ns, Component.name == dest_name
+                )
+            ).first():
+                raise Conflict(
+                    f"{dest_ref} exists already", code="component_exists", component=dest_ref
+                ) from None
+            raise _concurrent_write(dest_ref) from None
+        self.session.refresh(fork)
+        return self.get_component(dest_ns, dest_name)
+
+    # ----------------------------------------------------------------------------- helpers
+
+    def _check_names(self, namespace: str, name: str) -> None:
+        if not NAMESPACE_RE.match(namespace):
+            raise InvalidPackage(
+                f"{namespace!r} is not a valid namespace ([a-z0-9][a-z0-9-]{{0,38}})",
+                code="invalid_name",
+                namespace=namespace,
+            )
+        if not NAME_RE.match(name):
+            raise InvalidPackage(
+                f"{name!r} is not a valid component name ([a-z0-9][a-z0-9-]{{0,63}})",
+                code="invalid_name",
+                name=name,
+            )
+
+    def _has_version(self, component: Component, version: semver.Version) -> bool:
+        """Whether a version of the same precedence exists (build metadata ignored)."""
+        return (
+            self.session.exec(
+                select(Version.id).where(
+                    Version.component_id == component.id,
+                    Version.major == version.major,
+                    Version.minor == version.minor,
+                    Version.patch == version.patch,
+                    Version.prerelease == ".".join(str(p) for p in version.prerelease),
+                )
+            ).first()
+            is not None
+        )
+
+    @staticmethod
+    def _version_exists(ref: str) -> Conflict:
+        return Conflict(
+            f"{ref} exists already; published versions are immutable, publish a new version",
+            code="version_exists",
+            ref=ref,
+        )
+
+    def _refresh_latest(self, component: Component) -> None:
+        """Point the component at its latest version and copy that version's display fields.
+
+        Latest: the highest non-yanked release; else the highest non-yanked prerelease.
+        """
+        rows = [r for r in self._versions(component) if not r.yanked]
+        releases = [r for r in rows if not r.prerelease]
+        latest = (releases or rows or [None])[0]
+        if latest is None:
+            component.latest_version = None
+            self.session.add(component)
+            return
+        manifest = latest.manifest
+        component.latest_version = latest.version
+        component.description = manifest.get("description", "")
+        component.category = manifest.get("category", "other")
+        component.tags = list(manifest.get("tags") or [])
+        variants, has_gpu, has_cpu_only = _hardware_flags(manifest.get("hardware") or {})
+        component.hardware_variants = variants
+        component.has_gpu = has_gpu
+        component.has_cpu_only = has_cpu_only
+        component.search_text = " ".join(
+            [component.namespace, component.name, component.description.lower(), *component.tags]
+        ).lower()
+        self.session.add(component)
+        assert component.id is not None
+        self.session.execute(
+            sa.delete(ComponentTag).where(col(ComponentTag.component_id) == component.id)
+        )
+        for tag in sorted(set(component.tags)):
+            self.session.add(ComponentTag(component_id=component.id, tag=tag))
+
+    def _component_public(self, component: Component) -> ComponentPublic:
+        parent = (
+            ParentPublic(ref=component.parent_ref, digest=component.parent_digest)
+            if component.parent_ref
+            else None
+        )
+        return ComponentPublic(
+            namespace=component.namespace,
+            name=component.name,
+            description=component.description,
+            category=component.category,
+            tags=component.tags,
+            latest_version=component.latest_version,
+            versions_count=component.versions_count,
+            hardware_variants=component.hardware_variants,
+            has_gpu=component.has_gpu,
+            forks_count=component.forks_count,
+            parent=parent,
+            created_at=component.created_at,
+            updated_at=component.updated_at,
+        )
+
+    @staticmethod
+    def _version_summary(row: Version) -> VersionSummary:
+        return VersionSummary(
+            version=row.version,
+            digest=row.digest,
+            size=row.size,
+            prerelease=bool(row.prerelease),
+            yanked=row.yanked,
+            yanked_reason=row.yanked_reason,
+            published_at=row.published_at,
+        )
+
+    def _version_public(self, component: Component, row: Version) -> VersionPublic:
+        manifest = row.manifest
+        base = f"{API_PREFIX}/components/{component.namespace}/{component.name}/versions/{row.version}"
+        publisher = self.session.get(User, row.publisher_id) if row.publisher_id else None
+        return VersionPublic(
+            **self._version_summary(row).model_dump(),
+            namespace=component.namespace,
+            name=component.name,
+            description=manifest.get("description", ""),
+            category=manifest.get("category", "other"),
+            tags=list(manifest.get("tags") or []),
+            license=manifest.get("license"),
+            authors=list(manifest.get("authors") or []),
+            manifest=manifest,
+            hardware=manifest.get("hardware") or {},
+            interface=row.interface,
+            image=row.image,
+            image_pinned=row.image_pinned,
+            publisher=publisher.name if publisher else None,
+            yanked_at=row.yanked_at,
+            forked_from=(
+                ParentPublic(ref=row.forked_from, digest=row.forked_from_digest)
+                if row.forked_from
+                else None
+            ),
+            urls=VersionUrls(archive=f"{base}/archive", component_yaml=f"{base}/component.yaml"),
+        )

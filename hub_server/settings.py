@@ -1,0 +1,64 @@
+"""The server's configuration, read once from the environment (prefix ``HUB_``)."""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from hub_server.archive import ArchiveLimits
+
+
+def _default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "component-hub"
+
+
+class Settings(BaseSettings):
+    """Every knob of the server. Built once per app by :func:`hub_server.app.create_app`."""
+
+    model_config = SettingsConfigDict(env_prefix="HUB_", extra="ignore")
+
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    database_url: str | None = None
+    """SQLAlchemy URL; default ``sqlite:///<data_dir>/hub.db``."""
+    storage_url: str | None = None
+    """``file:///path`` (default ``<data_dir>/blobs``) or ``s3://bucket/prefix``."""
+    s3_endpoint_url: str | None = None
+    admin_token: SecretStr | None = None
+    """When set, this token is an administrator's from startup on."""
+
+    max_archive_bytes: int = 20 * 1024 * 1024
+    max_entry_bytes: int = 10 * 1024 * 1024
+    max_total_bytes: int = 50 * 1024 * 1024
+    max_entries: int = 1000
+
+    log_level: str = "INFO"
+    log_format: str = "json"
+    """``json`` (one object per line, for log shippers) or ``text`` (for a terminal)."""
+    db_pool_size: int = 10
+    db_echo: bool = False
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'hub.db').resolve()}"
+
+    @cached_property
+    def resolved_storage_url(self) -> str:
+        if self.storage_url:
+            return self.storage_url
+        return (self.data_dir / "blobs").resolve().as_uri()
+
+    @cached_property
+    def archive_limits(self) -> ArchiveLimits:
+        return ArchiveLimits(
+            max_archive_bytes=self.max_archive_bytes,
+            max_entry_bytes=self.max_entry_bytes,
+            max_total_bytes=self.max_total_bytes,
+            max_entries=self.max_entries,
+        )

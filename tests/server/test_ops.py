@@ -1,0 +1,119 @@
+"""Operations routes, OpenAPI, logs, and the `hub serve` bootstrap."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+from fastapi.testclient import TestClient
+
+from hub_server.app import create_app
+from hub_server.settings import Settings
+from tests.conftest import ROOT, start_live_hub
+
+
+def test_healthz(client: TestClient) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}
+
+
+def test_readyz_checks_database_and_storage(client: TestClient) -> None:
+    body = client.get("/readyz").json()
+
+    assert body == {"status": "ready", "checks": {"database": "ok", "storage": "ok"}}
+
+
+def test_readyz_is_503_when_the_database_is_gone(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, database_url="postgresql://nobody@127.0.0.1:1/none")
+    with TestClient(create_app(settings)) as client:
+        response = client.get("/readyz")
+
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "not_ready"
+    assert response.json()["error"]["detail"]["storage"] == "ok"
+
+
+def test_metrics_count_requests_by_route(client: TestClient) -> None:
+    client.get("/api/v1/components/alice/nope")
+    client.get("/api/v1/components")
+
+    text = client.get("/metrics").text
+
+    assert (
+        'hub_http_requests_total{method="GET",route="/api/v1/components/{namespace}/{name}",'
+        'status="404"} 1.0' in text
+    )
+    assert 'route="/api/v1/components",status="200"' in text
+    assert "hub_http_request_duration_seconds_bucket" in text
+
+
+def test_openapi_lists_every_contract_route(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    base = "/api/v1/components/{namespace}/{name}"
+
+    assert {
+        "/api/v1/components",
+        base,
+        base + "/versions",
+        base + "/versions/{version}",
+        base + "/resolve",
+        base + "/versions/{version}/archive",
+        base + "/versions/{version}/component.yaml",
+        base + "/fork",
+        base + "/versions/{version}/yank",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+    } <= set(paths)
+    assert set(paths[base + "/versions/{version}/yank"]) == {"post", "delete"}
+    assert client.get("/docs").status_code == 200
+
+
+def test_request_id_is_echoed(client: TestClient) -> None:
+    response = client.get("/healthz", headers={"X-Request-ID": "abc123"})
+
+    assert response.headers["x-request-id"] == "abc123"
+
+
+def test_hub_serve_bootstraps_an_admin_token_once_and_logs_json(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "HUB_ADMIN_TOKEN"}
+    data = tmp_path / "data"
+    hub = start_live_hub(data, env=env)
+    try:
+        token_file = data / "admin-token"
+        token = token_file.read_text().strip()
+        assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+        assert token in hub.log.read_text(), "the new token is printed once"
+        me = httpx.get(f"{hub.url}/api/v1/whoami", headers={"Authorization": f"Bearer {token}"})
+        assert me.json()["is_admin"] is True
+        httpx.get(f"{hub.url}/api/v1/components/x/y")
+    finally:
+        hub.stop()
+    lines = [json.loads(line) for line in hub.log.read_text().splitlines() if line.startswith("{")]
+    access = [line for line in lines if line["logger"] == "hub.access"]
+    assert any(line["status"] == 404 and line["path"] == "/api/v1/components/x/y" for line in access)
+    assert all("duration_ms" in line and "request_id" in line for line in access)
+
+    restarted = start_live_hub(data, env=env)
+    try:
+        assert token not in restarted.log.read_text(), "a restart does not make a new token"
+        assert token_file.read_text().strip() == token
+        me = httpx.get(
+            f"{restarted.url}/api/v1/whoami", headers={"Authorization": f"Bearer {token}"}
+        )
+        assert me.status_code == 200
+    finally:
+        restarted.stop()
+
+
+def test_cli_help_is_fast_and_does_not_import_the_server() -> None:
+    code = (
+        "import sys; from hub_cli.main import app; "
+        "assert 'kfp' not in sys.modules and 'hub_server.app' not in sys.modules, "
+        "sorted(m for m in sys.modules if m.startswith(('kfp', 'hub_server')))"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
