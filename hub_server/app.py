@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from hub_server import __version__
 from hub_server.api import ops, routes
 from hub_server.api.errors import install_error_handlers
+from hub_server.api.limits import BodyLimitMiddleware
 from hub_server.db import make_engine
 from hub_server.deps import AppState
 from hub_server.settings import Settings
@@ -36,13 +37,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="A versioned registry of reusable Kubeflow Pipelines components.",
         docs_url="/docs",
         openapi_url="/openapi.json",
-        # Refuse oversized bodies while they stream in (chunked uploads too); the multipart
-        # envelope around an archive is small, 1 MiB is ample.
-        max_body_size=settings.max_archive_bytes + 1024 * 1024,
     )
     app.state.hub = AppState(settings=settings, engine=engine, storage=storage)
     app.state.metrics = ops.Metrics()
     install_error_handlers(app)
+    # The multipart envelope around an archive is small: 1 MiB over the archive limit is ample.
+    app.add_middleware(BodyLimitMiddleware, max_body_size=settings.max_archive_bytes + 1024 * 1024)
     app.add_middleware(ops.ObservabilityMiddleware, metrics=app.state.metrics)
     app.include_router(routes.router)
     app.include_router(ops.router)

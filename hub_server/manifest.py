@@ -62,7 +62,10 @@ class Limits(_Strict):
 class Resources(_Strict):
     """Requests (``cpu``, ``memory``) and optional ``limits``."""
 
-    cpu: Annotated[str, Field(pattern=CPU_PATTERN, description='CPU request, e.g. "2", "500m"')] | None = None
+    cpu: (
+        Annotated[str, Field(pattern=CPU_PATTERN, description='CPU request, e.g. "2", "500m"')]
+        | None
+    ) = None
     memory: Annotated[str, Field(pattern=MEMORY_PATTERN, description="e.g. 8Gi")] | None = None
     limits: Limits | None = None
 
@@ -120,7 +123,9 @@ class Manifest(_Strict):
     version: Annotated[str, Field(pattern=SEMVER_PATTERN, description="strict SemVer 2.0.0")]
     description: str = Field(min_length=1, max_length=500)
     category: Category
-    tags: list[Annotated[str, Field(pattern=TAG_PATTERN)]] = Field(default_factory=list, max_length=20)
+    tags: list[Annotated[str, Field(pattern=TAG_PATTERN)]] = Field(
+        default_factory=list, max_length=20
+    )
     license: str = Field(min_length=1, max_length=100, description="an SPDX identifier")
     authors: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(min_length=1)
     homepage: Annotated[str, Field(pattern=r"^https?://", max_length=500)] | None = None

@@ -60,10 +60,11 @@ Faithfulness
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Final
 
 __all__ = [
@@ -82,11 +83,11 @@ MAX_SAFE_INTEGER: Final = 2**53 - 1
 """Largest major/minor/patch node accepts (JavaScript's ``Number.MAX_SAFE_INTEGER``)."""
 
 
-class InvalidVersion(ValueError):  # noqa: N818 - public name fixed by the API
+class InvalidVersion(ValueError):
     """A text is not a strict SemVer 2.0.0 version."""
 
 
-class InvalidRange(ValueError):  # noqa: N818 - public name fixed by the API
+class InvalidRange(ValueError):
     """A text is not a range node-semver accepts (``semver.validRange`` would be null)."""
 
 
@@ -174,6 +175,7 @@ def _js_split(text: str) -> list[str]:
 # --- Versions -----------------------------------------------------------------------------
 
 _Identifier = str | int
+_PrecedenceKey = tuple[int, int, int, int, tuple[tuple[int, int, str], ...]]
 
 
 def _identifier_key(ident: _Identifier) -> tuple[int, int, str]:
@@ -200,6 +202,19 @@ class Version:
     patch: int
     prerelease: tuple[_Identifier, ...] = ()
     build: tuple[str, ...] = ()
+    # Computed once: resolving a range compares every candidate many times.
+    _key: _PrecedenceKey = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # A release sorts after all of its prereleases, hence the 1/0 flag before them.
+        key = (
+            self.major,
+            self.minor,
+            self.patch,
+            0 if self.prerelease else 1,
+            tuple(_identifier_key(ident) for ident in self.prerelease),
+        )
+        object.__setattr__(self, "_key", key)  # the dataclass is frozen
 
     @classmethod
     def parse(cls, text: str) -> Version:
@@ -244,17 +259,10 @@ class Version:
         """Whether the version has a prerelease part (``1.2.3-rc.1``)."""
         return bool(self.prerelease)
 
-    @cached_property
-    def precedence_key(self) -> tuple[int, int, int, int, tuple[tuple[int, int, str], ...]]:
+    @property
+    def precedence_key(self) -> _PrecedenceKey:
         """A sort key implementing SemVer precedence (build metadata ignored)."""
-        # A release sorts after all of its prereleases, hence the 1/0 flag before them.
-        return (
-            self.major,
-            self.minor,
-            self.patch,
-            0 if self.prerelease else 1,
-            tuple(_identifier_key(ident) for ident in self.prerelease),
-        )
+        return self._key
 
     @property
     def core(self) -> str:
@@ -274,29 +282,29 @@ class Version:
         Returns:
             -1, 0 or 1 as ``self`` has lower, equal or higher precedence than ``other``.
         """
-        mine, theirs = self.precedence_key, other.precedence_key
+        mine, theirs = self._key, other._key
         return (mine > theirs) - (mine < theirs)
 
     # Not functools.total_ordering: it would derive <= from == , which looks at the build.
     def __lt__(self, other: object) -> bool:
         if not isinstance(other, Version):
             return NotImplemented
-        return self.precedence_key < other.precedence_key
+        return self._key < other._key
 
     def __le__(self, other: object) -> bool:
         if not isinstance(other, Version):
             return NotImplemented
-        return self.precedence_key <= other.precedence_key
+        return self._key <= other._key
 
     def __gt__(self, other: object) -> bool:
         if not isinstance(other, Version):
             return NotImplemented
-        return self.precedence_key > other.precedence_key
+        return self._key > other._key
 
     def __ge__(self, other: object) -> bool:
         if not isinstance(other, Version):
             return NotImplemented
-        return self.precedence_key >= other.precedence_key
+        return self._key >= other._key
 
 
 def _version_from_match(match: re.Match[str]) -> Version | None:
@@ -338,31 +346,30 @@ def _explain_invalid(text: str) -> str:
 # --- Ranges -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+_OPERATORS: Final[dict[str, Callable[[_PrecedenceKey, _PrecedenceKey], bool]]] = {
+    "": operator.eq,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+
+
 class _Comparator:
     """One primitive comparison; ``version is None`` is node's match-anything comparator."""
 
-    operator: str  # "", "<", "<=", ">" or ">="; "=" is stored as ""
-    version: Version | None
+    __slots__ = ("_check", "_key", "operator", "text", "version")
 
-    @property
-    def text(self) -> str:
-        return "" if self.version is None else self.operator + self.version.core
+    def __init__(self, op: str, version: Version | None) -> None:
+        self.operator = op  # "", "<", "<=", ">" or ">="; "=" is stored as ""
+        self.version = version
+        # node identifies comparators by this text (dedup, "<0.0.0-0", printing).
+        self.text = "" if version is None else op + version.core
+        self._check = _OPERATORS[op]
+        self._key = None if version is None else version.precedence_key
 
     def test(self, version: Version) -> bool:
-        if self.version is None:
-            return True
-        order = version.compare(self.version)
-        op = self.operator
-        if op == "":
-            return order == 0
-        if op == ">=":
-            return order >= 0
-        if op == "<":
-            return order < 0
-        if op == ">":
-            return order > 0
-        return order <= 0
+        return self._key is None or self._check(version.precedence_key, self._key)
 
 
 _ANY: Final = _Comparator("", None)
@@ -590,20 +597,29 @@ class Range:
             that also names a prerelease of the same ``MAJOR.MINOR.PATCH``.
         """
         for comparators in self._sets:
-            if not all(c.test(version) for c in comparators):
-                continue
-            if not version.prerelease:
-                return True
             for c in comparators:
-                allowed = c.version
-                if (
-                    allowed is not None
-                    and allowed.prerelease
-                    and allowed.major == version.major
-                    and allowed.minor == version.minor
-                    and allowed.patch == version.patch
-                ):
+                if not c.test(version):
+                    break
+            else:
+                if not version.prerelease:
                     return True
+                if self._admits_prerelease(comparators, version):
+                    return True
+        return False
+
+    @staticmethod
+    def _admits_prerelease(comparators: tuple[_Comparator, ...], version: Version) -> bool:
+        # Opting in to a prerelease of one release must not opt in to prereleases of others.
+        for c in comparators:
+            allowed = c.version
+            if (
+                allowed is not None
+                and allowed.prerelease
+                and allowed.major == version.major
+                and allowed.minor == version.minor
+                and allowed.patch == version.patch
+            ):
+                return True
         return False
 
     def __str__(self) -> str:
@@ -635,7 +651,7 @@ def max_satisfying(versions: Iterable[Version], rng: Range) -> Version | None:
     """
     best: Version | None = None
     for version in versions:
-        if rng.test(version) and (best is None or best.precedence_key < version.precedence_key):
+        if rng.test(version) and (best is None or best._key < version._key):
             best = version
     return best
 

@@ -13,7 +13,7 @@ from hub_server.logs import configure_logging
 from hub_server.services.auth import AuthService
 from hub_server.settings import Settings
 
-ADMIN_TOKEN_FILE = "admin-token"
+ADMIN_TOKEN_FILE = "admin-token"  # noqa: S105 - a file name, not a secret
 
 
 def prepare(settings: Settings) -> str | None:

@@ -193,9 +193,7 @@ def upload(client: TestClient) -> Callable[..., httpx.Response]:
 
 
 @pytest.fixture
-def publish(
-    tmp_path: Path, upload: Callable[..., httpx.Response]
-) -> Callable[..., httpx.Response]:
+def publish(tmp_path: Path, upload: Callable[..., httpx.Response]) -> Callable[..., httpx.Response]:
     """Build a package with the factory and publish it; returns the response."""
     counter = iter(range(10**6))
 
@@ -246,9 +244,17 @@ def start_live_hub(data_dir: Path, env: dict[str, str] | None = None) -> LiveHub
     log = data_dir.parent / f"hub-{port}.log"
     process_env = {**os.environ, "HUB_LOG_FORMAT": "json", **(env or {})}
     with log.open("wb") as out:
-        process = subprocess.Popen(  # noqa: S603 - our own CLI
-            [sys.executable, "-m", "hub_cli.main", "serve", "--port", str(port),
-             "--data-dir", str(data_dir)],
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "hub_cli.main",
+                "serve",
+                "--port",
+                str(port),
+                "--data-dir",
+                str(data_dir),
+            ],
             stdout=out,
             stderr=subprocess.STDOUT,
             env=process_env,

@@ -1,7 +1,6 @@
 """Small keyword-only factories for component packages."""
 # No "from __future__ import annotations" here: kfp reads the component's real annotations.
 
-
 import functools
 from pathlib import Path
 from typing import Any
@@ -79,7 +78,11 @@ def manifest(
                 "gpu": {
                     "image": "example.org/ml/train:1.0.0-cuda12",
                     "resources": {"cpu": "4", "memory": "16Gi"},
-                    "accelerator": {"type": "nvidia.com/gpu", "count": 1, "model": "nvidia-tesla-t4"},
+                    "accelerator": {
+                        "type": "nvidia.com/gpu",
+                        "count": 1,
+                        "model": "nvidia-tesla-t4",
+                    },
                     "arguments": {"device": "cuda"},
                 },
             },

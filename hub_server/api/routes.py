@@ -77,9 +77,13 @@ def list_components(
     q: str | None = None,
     namespace: str | None = None,
     category: str | None = None,
-    tag: Annotated[list[str] | None, Query(description="repeat for several (all must match)")] = None,
+    tag: Annotated[
+        list[str] | None, Query(description="repeat for several (all must match)")
+    ] = None,
     hardware: Annotated[str | None, Query(description="gpu or cpu")] = None,
-    sort: Annotated[str | None, Query(description="relevance, updated, created, name, forks")] = None,
+    sort: Annotated[
+        str | None, Query(description="relevance, updated, created, name, forks")
+    ] = None,
     page: int = 1,
     per_page: int = 20,
 ) -> Page[ComponentPublic]:

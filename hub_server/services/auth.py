@@ -16,7 +16,7 @@ from sqlmodel import Session, select
 from hub_server.errors import Conflict, Forbidden, NotFound, Unauthenticated
 from hub_server.models import ApiToken, Namespace, NamespaceOwner, User
 
-TOKEN_PREFIX = "hub_"
+TOKEN_PREFIX = "hub_"  # noqa: S105 - a prefix, not a secret
 ADMIN_USER = "admin"
 
 
@@ -50,9 +50,7 @@ class AuthService:
             Unauthenticated: no token, or one the hub does not know.
         """
         if not token:
-            raise Unauthenticated(
-                "this action needs a token: send 'Authorization: Bearer <token>'"
-            )
+            raise Unauthenticated("this action needs a token: send 'Authorization: Bearer <token>'")
         row = self.session.exec(
             select(User)
             .join(ApiToken, ApiToken.user_id == User.id)  # type: ignore[arg-type]

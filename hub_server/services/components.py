@@ -83,7 +83,9 @@ def validate_package(
         raise InvalidPackage(
             "the package has no hub.yaml at its root", code="manifest_missing", path="hub.yaml"
         )
-    manifest = parse_manifest(archive.load_yaml(files["hub.yaml"], filename="hub.yaml", limits=limits))
+    manifest = parse_manifest(
+        archive.load_yaml(files["hub.yaml"], filename="hub.yaml", limits=limits)
+    )
     if manifest.name != name:
         raise InvalidPackage(
             f"hub.yaml names the component {manifest.name!r} but it is published as {name!r}",
@@ -110,7 +112,9 @@ def validate_package(
             path=manifest.component,
         )
     spec_yaml = archive.read_text(files, manifest.component)
-    spec_doc = archive.load_yaml(files[manifest.component], filename=manifest.component, limits=limits)
+    spec_doc = archive.load_yaml(
+        files[manifest.component], filename=manifest.component, limits=limits
+    )
     interface = read_interface(spec_yaml, spec_doc, path=manifest.component)
     if manifest.readme not in files:
         raise InvalidPackage(
@@ -140,10 +144,11 @@ def validate_package(
 def _check_variant_arguments(manifest: Manifest, interface: dict[str, Any]) -> None:
     """A variant's argument overrides must name inputs the component has."""
     inputs = {item["name"] for item in interface["inputs"]}
+    known = ", ".join(sorted(inputs)) or "none"
     errors = [
         {
             "field": f"hardware.variants.{variant}.arguments.{arg}",
-            "message": f"the component has no input {arg!r} (inputs: {', '.join(sorted(inputs)) or 'none'})",
+            "message": f"the component has no input {arg!r} (inputs: {known})",
         }
         for variant, spec in manifest.hardware.variants.items()
         for arg in (spec.arguments or {})
@@ -232,7 +237,9 @@ class ComponentService:
         component = self._component(namespace, name)
         latest = None
         if component.latest_version is not None:
-            latest = self._version_public(component, self._version(component, component.latest_version))
+            latest = self._version_public(
+                component, self._version(component, component.latest_version)
+            )
         return ComponentDetail(**self._component_public(component).model_dump(), latest=latest)
 
     def list_versions(self, namespace: str, name: str) -> list[VersionSummary]:
@@ -409,7 +416,8 @@ class ComponentService:
         for tag in tags:
             conditions.append(
                 sa.exists().where(
-                    ComponentTag.component_id == Component.id, ComponentTag.tag == tag.lower()
+                    col(ComponentTag.component_id) == col(Component.id),
+                    col(ComponentTag.tag) == tag.lower(),
                 )
             )
         if hardware == "gpu":
@@ -423,10 +431,10 @@ class ComponentService:
         query = select(Component).where(*conditions)
         if sort == "relevance" and words:
             phrase = " ".join(words)
-            score = sa.case((Component.name == phrase, 0), else_=1) + sa.case(
+            score = sa.case((col(Component.name) == phrase, 0), else_=1) + sa.case(
                 (col(Component.name).like(f"%{words[0]}%"), 0), else_=1
             )
-            query = query.order_by(score, col(Component.updated_at).desc(), Component.id)
+            query = query.order_by(score, col(Component.updated_at).desc(), col(Component.id))
         elif sort == "name":
             query = query.order_by(Component.name, Component.namespace)
         elif sort == "created":
@@ -654,11 +662,12 @@ class ComponentService:
         """
         rows = [r for r in self._versions(component) if not r.yanked]
         releases = [r for r in rows if not r.prerelease]
-        latest = (releases or rows or [None])[0]
-        if latest is None:
+        candidates = releases or rows
+        if not candidates:
             component.latest_version = None
             self.session.add(component)
             return
+        latest = candidates[0]
         manifest = latest.manifest
         component.latest_version = latest.version
         component.description = manifest.get("description", "")
@@ -715,7 +724,9 @@ class ComponentService:
 
     def _version_public(self, component: Component, row: Version) -> VersionPublic:
         manifest = row.manifest
-        base = f"{API_PREFIX}/components/{component.namespace}/{component.name}/versions/{row.version}"
+        base = (
+            f"{API_PREFIX}/components/{component.namespace}/{component.name}/versions/{row.version}"
+        )
         publisher = self.session.get(User, row.publisher_id) if row.publisher_id else None
         return VersionPublic(
             **self._version_summary(row).model_dump(),

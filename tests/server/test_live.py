@@ -33,9 +33,7 @@ def test_kfp_loads_component_yaml_from_the_hub_and_compiles_a_pipeline(
 
     @dsl.pipeline(name="from-the-hub")
     def pipeline(epochs: int = 3) -> None:
-        data_task = dsl.importer(
-            artifact_uri="gs://bucket/data.csv", artifact_class=dsl.Dataset
-        )
+        data_task = dsl.importer(artifact_uri="gs://bucket/data.csv", artifact_class=dsl.Dataset)
         train(data=data_task.output, epochs=epochs)
 
     out = tmp_path / "pipeline.yaml"

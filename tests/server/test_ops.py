@@ -95,7 +95,9 @@ def test_hub_serve_bootstraps_an_admin_token_once_and_logs_json(tmp_path: Path) 
         hub.stop()
     lines = [json.loads(line) for line in hub.log.read_text().splitlines() if line.startswith("{")]
     access = [line for line in lines if line["logger"] == "hub.access"]
-    assert any(line["status"] == 404 and line["path"] == "/api/v1/components/x/y" for line in access)
+    assert any(
+        line["status"] == 404 and line["path"] == "/api/v1/components/x/y" for line in access
+    )
     assert all("duration_ms" in line and "request_id" in line for line in access)
 
     restarted = start_live_hub(data, env=env)

@@ -271,6 +271,15 @@ def _valid_files(tmp_path: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
 
 
+def _alias_bomb(files: dict[str, bytes]) -> bytes:
+    """The "billion laughs": each anchor expands to three copies of the previous one."""
+    lines = ['a: &a ["x","x","x","x","x","x","x","x","x"]']
+    for i in range(8):
+        prev, cur = chr(97 + i), chr(98 + i)
+        lines.append(f"{cur}: &{cur} [*{prev},*{prev},*{prev}]")
+    return _tar({**files, "hub.yaml": "\n".join(lines).encode() + b"\n"})
+
+
 def _link(kind: bytes, name: str = "evil", target: str = "/etc/passwd") -> Callable[..., None]:
     def add(tar: tarfile.TarFile) -> None:
         info = tarfile.TarInfo(name)
@@ -300,29 +309,23 @@ ATTACKS: dict[str, tuple[Callable[[dict[str, bytes]], bytes], int, str]] = {
     ),
     "not gzip": (lambda f: b"PK\x03\x04 this is a zip", 422, "invalid_archive"),
     "truncated": (lambda f: _tar(f)[:200], 422, "invalid_archive"),
-    "yaml alias bomb": (
-        lambda f: _tar(
-            {
-                **f,
-                "hub.yaml": b'a: &a ["x","x","x","x","x","x","x","x","x"]\n'
-                + b"".join(
-                    f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)}]\n".encode()
-                    for i in range(8)
-                ),
-            }
-        ),
-        422,
-        "yaml_aliases",
-    ),
+    "yaml alias bomb": (_alias_bomb, 422, "yaml_aliases"),
     "non-utf8 manifest": (
-        lambda f: _tar({**f, "hub.yaml": f["hub.yaml"].replace(b"trains", "tr\xe4ins".encode("latin-1"))}),
+        lambda f: _tar(
+            {**f, "hub.yaml": f["hub.yaml"].replace(b"trains", "tr\xe4ins".encode("latin-1"))}
+        ),
         422,
         "invalid_encoding",
     ),
     "too large compressed": (
-        lambda f: gzip.compress(b"\xff" * 10, mtime=0) + bytes(range(256)) * 16 * 1024,
+        lambda f: gzip.compress(b"\xff" * 10, mtime=0) + bytes(range(256)) * 14 * 1024,
         413,
         "archive_too_large",
+    ),
+    "body over the request limit": (
+        lambda f: bytes(range(256)) * 20 * 1024,
+        413,
+        "request_too_large",
     ),
 }
 

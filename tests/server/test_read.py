@@ -27,12 +27,39 @@ def catalogue(client: TestClient, alice: dict[str, str], bob: dict[str, str], pu
     """A few components across namespaces, categories, tags and hardware."""
     cpu_only = {"default": "cpu", "variants": {"cpu": {"resources": {"cpu": "1"}}}}
     _ok(publish("alice", alice, name="train-xgboost", tags=["xgboost", "gbm"]))
-    _ok(publish("alice", alice, name="split-data", category="data-splitting", tags=["split"],
-                description="Split a data set into train and test", hardware=cpu_only))
-    _ok(publish("bob", bob, name="evaluate", category="evaluation", tags=["metrics"],
-                description="Evaluate a classifier", hardware=cpu_only))
-    _ok(publish("bob", bob, name="plot-roc", category="visualization", tags=["metrics", "plot"],
-                description="ROC curves", hardware=cpu_only))
+    _ok(
+        publish(
+            "alice",
+            alice,
+            name="split-data",
+            category="data-splitting",
+            tags=["split"],
+            description="Split a data set into train and test",
+            hardware=cpu_only,
+        )
+    )
+    _ok(
+        publish(
+            "bob",
+            bob,
+            name="evaluate",
+            category="evaluation",
+            tags=["metrics"],
+            description="Evaluate a classifier",
+            hardware=cpu_only,
+        )
+    )
+    _ok(
+        publish(
+            "bob",
+            bob,
+            name="plot-roc",
+            category="visualization",
+            tags=["metrics", "plot"],
+            description="ROC curves",
+            hardware=cpu_only,
+        )
+    )
     return client
 
 
@@ -45,7 +72,10 @@ def test_list_is_newest_first_with_total(catalogue: TestClient) -> None:
     response = catalogue.get(API)
 
     assert _names(response) == [
-        "bob/plot-roc", "bob/evaluate", "alice/split-data", "alice/train-xgboost"
+        "bob/plot-roc",
+        "bob/evaluate",
+        "alice/split-data",
+        "alice/train-xgboost",
     ]
     assert response.json()["total"] == 4
 
@@ -74,7 +104,9 @@ def test_list_is_newest_first_with_total(catalogue: TestClient) -> None:
         ),
     ],
 )
-def test_search_filters(catalogue: TestClient, params: dict[str, object], expected: list[str]) -> None:
+def test_search_filters(
+    catalogue: TestClient, params: dict[str, object], expected: list[str]
+) -> None:
     assert _names(catalogue.get(API, params=params)) == expected  # type: ignore[arg-type]
 
 
@@ -161,8 +193,16 @@ def test_wrong_method_is_405_json(catalogue: TestClient) -> None:
 
 @pytest.fixture
 def versions(client: TestClient, alice: dict[str, str], publish: Publish) -> TestClient:
-    for version in ["1.0.0", "1.2.0", "1.2.3", "1.10.0", "2.0.0-beta.1", "2.0.0-beta.10",
-                    "0.9.0", "2.0.0-alpha"]:
+    for version in [
+        "1.0.0",
+        "1.2.0",
+        "1.2.3",
+        "1.10.0",
+        "2.0.0-beta.1",
+        "2.0.0-beta.10",
+        "0.9.0",
+        "2.0.0-alpha",
+    ]:
         _ok(publish("alice", alice, version=version))
     return client
 
@@ -170,8 +210,16 @@ def versions(client: TestClient, alice: dict[str, str], publish: Publish) -> Tes
 def test_versions_are_listed_by_precedence_newest_first(versions: TestClient) -> None:
     listed = [v["version"] for v in versions.get(f"{API}/alice/train/versions").json()]
 
-    assert listed == ["2.0.0-beta.10", "2.0.0-beta.1", "2.0.0-alpha", "1.10.0", "1.2.3",
-                      "1.2.0", "1.0.0", "0.9.0"]
+    assert listed == [
+        "2.0.0-beta.10",
+        "2.0.0-beta.1",
+        "2.0.0-alpha",
+        "1.10.0",
+        "1.2.3",
+        "1.2.0",
+        "1.0.0",
+        "0.9.0",
+    ]
 
 
 def test_one_version(versions: TestClient) -> None:

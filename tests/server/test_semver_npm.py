@@ -10,17 +10,17 @@ except under ``CI=true``, where they fail: CI must never go green by skipping.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import random
 import shutil
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from hub_server.semver import InvalidRange, Range, Version, max_satisfying
+from hub_server.semver import InvalidRange, Range, Version, is_exact, max_satisfying
 
 pytestmark = pytest.mark.npm
 
@@ -31,8 +31,12 @@ LIST_COUNT = 300
 RANGE_COUNT = 4000
 PAIR_COUNT = 3000
 SHOW_MISMATCHES = 15
+# JavaScript's String.prototype.trim() set.
+_JS_SPACES = "\t\n\x0b\x0c\r \xa0\u1680\u2028\u2029\u202f\u205f\u3000\ufeff" + "".join(
+    chr(c) for c in range(0x2000, 0x200B)
+)
 
-# Reads {"lists", "cases", "order", "pairs"} on stdin; argv[1] is the semver package dir.
+# Reads a Corpus as JSON on stdin; argv[1] is the semver package dir.
 NODE_SCRIPT = r"""
 const semver = require(process.argv[1]);
 let input = "";
@@ -53,13 +57,17 @@ process.stdin.on("end", () => {
   });
   const order = [...req.order].sort(semver.compare);
   const pairs = req.pairs.map(([a, b]) => semver.compare(a, b));
-  process.stdout.write(JSON.stringify({ version: semver.SEMVER_SPEC_VERSION, cases, order, pairs }));
+  const valid = req.candidates.map((text) => semver.valid(text));
+  process.stdout.write(JSON.stringify({ cases, order, pairs, valid }));
 });
 """
 
 
 # --- generation -------------------------------------------------------------------------
 
+# Cores shared by versions and ranges, so prerelease comparators meet prerelease versions of
+# the same MAJOR.MINOR.PATCH (the only ones they can admit) often enough to be tested.
+_HOT_CORES = ["1.2.3", "0.0.3", "0.2.3", "2.0.0"]
 _PRE_IDS = ["alpha", "beta", "rc", "0", "1", "2", "3", "10", "11", "pre", "x", "a-b", "1a", "-"]
 _BUILDS = ["build.5", "001", "sha-abc", "b", "1.2", "exp.sha.5114f85"]
 # Characters a corrupted range is made of: near-misses of the grammar, not random noise.
@@ -75,8 +83,9 @@ def _prerelease(rng: random.Random) -> str:
 
 
 def gen_version(rng: random.Random) -> str:
-    text = f"{_num(rng)}.{_num(rng)}.{_num(rng)}"
-    if rng.random() < 0.35:
+    hot = rng.random() < 0.4
+    text = rng.choice(_HOT_CORES) if hot else f"{_num(rng)}.{_num(rng)}.{_num(rng)}"
+    if rng.random() < 0.4:
         text += "-" + _prerelease(rng)
     if rng.random() < 0.15:
         text += "+" + rng.choice(_BUILDS)
@@ -92,6 +101,8 @@ def _partial(rng: random.Random) -> str:
         parts[rng.randrange(len(parts))] = "x"
     text = ".".join(parts)
     if len(parts) == 3 and rng.random() < 0.3:
+        if rng.random() < 0.8:
+            text = rng.choice(_HOT_CORES)
         text += "-" + _prerelease(rng)
     if rng.random() < 0.06:
         text += "+" + rng.choice(_BUILDS)
@@ -105,6 +116,27 @@ def _partial(rng: random.Random) -> str:
 
 def _gap(rng: random.Random) -> str:
     return rng.choice([" ", " ", " ", " ", "  ", "\t", " \n "])
+
+
+_SPECIAL_VERSIONS = [
+    "1.2.3", "v1.2.3", "=1.2.3", " 1.2.3", "1.2.3 ", "1.2.3\n", "01.2.3", "1.02.3", "1.2.03",
+    "1.2.3-01", "1.2.3-0a", "1.2.3-00a", "1.2.3-0", "1.2.3-", "1.2.3+", "1.2.3+01", "1.2.3-a..b",
+    "1.2.3-a.", "1.2", "1", "1.2.3.4", "1.2.x", "1.2.3-\u03b1", "\u0661.2.3",
+    "9007199254740991.0.0", "9007199254740992.0.0", "0.9007199254740992.0", "1.2.3+a+b",
+    "1.2.3-9007199254740992",
+    "1.2.3-" + "a" * 250, "1.2.3-" + "a" * 251, "1.2.3+" + "b" * 251, "", " ", "-1.2.3",
+]  # fmt: skip
+
+
+def gen_version_candidate(rng: random.Random) -> str:
+    """A string that is often, but not always, a strict version."""
+    if rng.random() < 0.05:
+        return rng.choice(_SPECIAL_VERSIONS)
+    text = gen_version(rng)
+    for _ in range(rng.choice([0, 1, 1, 2])):
+        where = rng.randrange(len(text) + 1)
+        text = text[:where] + rng.choice("0123456789.-+avx ") + text[where + rng.randint(0, 1) :]
+    return text
 
 
 def _comparator(rng: random.Random) -> str:
@@ -167,26 +199,26 @@ def gen_range(rng: random.Random) -> str:
     return text
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Corpus:
     lists: list[list[str]]
     cases: list[tuple[str, int]]
     order: list[str]
     pairs: list[tuple[str, str]]
+    candidates: list[str]
 
 
 def make_corpus(seed: int, lists: int, ranges: int, pairs: int) -> Corpus:
     rng = random.Random(seed)
-    version_lists = [
-        [gen_version(rng) for _ in range(rng.randint(1, 40))] for _ in range(lists)
-    ]
+    version_lists = [[gen_version(rng) for _ in range(rng.randint(1, 40))] for _ in range(lists)]
     pool = sorted({v for vs in version_lists for v in vs})
     version_lists.append(pool)  # the special ranges are checked against every version
     cases = [(r, len(version_lists) - 1) for r in _SPECIAL_RANGES]
     cases += [(gen_range(rng), i % lists) for i in range(ranges)]
     rng.shuffle(pool)
     version_pairs = [(rng.choice(pool), rng.choice(pool)) for _ in range(pairs)]
-    return Corpus(version_lists, cases, pool, version_pairs)
+    candidates = _SPECIAL_VERSIONS + [gen_version_candidate(rng) for _ in range(pairs)]
+    return Corpus(version_lists, cases, pool, version_pairs, candidates)
 
 
 # --- the reference ----------------------------------------------------------------------
@@ -231,24 +263,20 @@ def npm_semver() -> Path | str:
     return package
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class NodeAnswers:
     corpus: Corpus
     cases: list[tuple[str | None, str | None, str | None]]
     order: list[str]
     pairs: list[int]
+    valid: list[str | None]
 
 
 def ask_node(package: Path, corpus: Corpus) -> NodeAnswers:
-    request = {
-        "lists": corpus.lists,
-        "cases": corpus.cases,
-        "order": corpus.order,
-        "pairs": corpus.pairs,
-    }
+    request = dataclasses.asdict(corpus)
     env = {k: v for k, v in os.environ.items() if k != "NODE_DEBUG"}
     done = subprocess.run(
-        ["node", "-e", NODE_SCRIPT, str(package)],  # noqa: S607 - node is looked up on PATH
+        ["node", "-e", NODE_SCRIPT, str(package.resolve())],
         input=json.dumps(request),
         capture_output=True,
         text=True,
@@ -260,7 +288,7 @@ def ask_node(package: Path, corpus: Corpus) -> NodeAnswers:
         pytest.fail(f"the node reference script failed ({done.returncode}): {done.stderr}")
     answer = json.loads(done.stdout)
     cases = [tuple(case) for case in answer["cases"]]
-    return NodeAnswers(corpus, cases, answer["order"], answer["pairs"])  # type: ignore[arg-type]
+    return NodeAnswers(corpus, cases, answer["order"], answer["pairs"], answer["valid"])  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="session")
@@ -280,13 +308,14 @@ def _require(answers: NodeAnswers | str) -> NodeAnswers:
 # --- our side ---------------------------------------------------------------------------
 
 
-def our_case(range_text: str, versions: list[str]) -> tuple[str | None, str | None, str | None]:
+def our_case(
+    range_text: str, candidates: list[Version]
+) -> tuple[str | None, str | None, str | None]:
     """(validRange, maxSatisfying, per-version test bits) computed by hub_server.semver."""
     try:
         parsed = Range.parse(range_text)
     except InvalidRange:
         return (None, None, None)
-    candidates = [Version.parse(v) for v in versions]
     best = max_satisfying(candidates, parsed)
     bits = "".join("1" if parsed.test(v) else "0" for v in candidates)
     return (str(parsed), None if best is None else str(best), bits)
@@ -300,10 +329,11 @@ def _report(mismatches: list[str], total: int) -> str:
 def test_ranges_agree_with_node(node_answers: NodeAnswers | str) -> None:
     answers = _require(node_answers)
     corpus = answers.corpus
+    parsed_lists = [[Version.parse(v) for v in versions] for versions in corpus.lists]
     mismatches = []
     for (range_text, index), expected in zip(corpus.cases, answers.cases, strict=True):
         versions = corpus.lists[index]
-        ours = our_case(range_text, versions)
+        ours = our_case(range_text, parsed_lists[index])
         if ours != expected:
             mismatches.append(
                 f"range={range_text!r} versions={versions}\n"
@@ -317,8 +347,13 @@ def test_ranges_agree_with_node(node_answers: NodeAnswers | str) -> None:
     assert len(valid) > len(answers.cases) // 2
     assert len(answers.cases) - len(valid) > 200
     assert sum(case[1] is not None for case in valid) > len(valid) // 3
-    prerelease_hits = [c for c in valid if c[1] is not None and "-" in c[1].split("+")[0]]
-    assert len(prerelease_hits) > 50
+    admitted_prereleases = sum(
+        bit == "1" and "-" in version.split("+")[0]
+        for (_, index), (_, _, bits) in zip(corpus.cases, answers.cases, strict=True)
+        if bits is not None
+        for version, bit in zip(corpus.lists[index], bits, strict=True)
+    )
+    assert admitted_prereleases > 150
 
 
 def test_precedence_agrees_with_node(node_answers: NodeAnswers | str) -> None:
@@ -333,3 +368,16 @@ def test_precedence_agrees_with_node(node_answers: NodeAnswers | str) -> None:
         if Version.parse(a).compare(Version.parse(b)) != expected
     ]
     assert not mismatches, _report(mismatches, len(corpus.pairs))
+
+
+def test_version_parsing_agrees_with_node(node_answers: NodeAnswers | str) -> None:
+    answers = _require(node_answers)
+    mismatches = []
+    for text, expected in zip(answers.corpus.candidates, answers.valid, strict=True):
+        # Node also accepts a "v" prefix and surrounding whitespace; strict parsing does not.
+        strict_expected = expected if text == text.strip(_JS_SPACES) and text[:1] != "v" else None
+        ours = Version.parse(text).core if is_exact(text) else None
+        if ours != strict_expected:
+            mismatches.append(f"{text!r}: node valid()={expected!r}, ours {ours!r}")
+    assert not mismatches, _report(mismatches, len(answers.corpus.candidates))
+    assert sum(v is not None for v in answers.valid) > len(answers.valid) // 3

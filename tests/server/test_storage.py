@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,8 +17,8 @@ def _digest(data: bytes) -> str:
 
 
 @pytest.fixture(params=["file"])
-def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BlobStorage]:
-    yield open_storage((tmp_path / "blobs").as_uri())
+def storage(request: pytest.FixtureRequest, tmp_path: Path) -> BlobStorage:
+    return open_storage((tmp_path / "blobs").as_uri())
 
 
 def test_put_get_exists_delete(storage: BlobStorage) -> None:

@@ -61,8 +61,12 @@ def test_when_everything_is_yanked_nothing_resolves(
     released: TestClient, alice: dict[str, str]
 ) -> None:
     for version in ["1.0.0", "1.1.0", "1.2.0"]:
-        _ok(released.post(f"{API}/alice/train/versions/{version}/yank",
-                          json={"reason": "bad"}, headers=alice), 200)
+        _ok(
+            released.post(
+                f"{API}/alice/train/versions/{version}/yank", json={"reason": "bad"}, headers=alice
+            ),
+            200,
+        )
 
     response = released.get(f"{API}/alice/train/resolve")
 
@@ -129,9 +133,10 @@ def test_fork_copies_every_version_sharing_blobs_and_records_the_parent(
     original = released.get(f"{API}/alice/train/versions/1.1.0").json()
     assert forked["digest"] == original["digest"]
     assert forked["forked_from"] == {"ref": "alice/train@1.1.0", "digest": original["digest"]}
-    assert released.get(f"{API}/bob/train/versions/1.1.0/archive").content == released.get(
-        f"{API}/alice/train/versions/1.1.0/archive"
-    ).content
+    assert (
+        released.get(f"{API}/bob/train/versions/1.1.0/archive").content
+        == released.get(f"{API}/alice/train/versions/1.1.0/archive").content
+    )
     assert released.get(f"{API}/alice/train").json()["forks_count"] == 1
     resolved = released.get(f"{API}/bob/train/resolve", params={"spec": "~1.1"})
     assert resolved.json()["version"] == "1.1.0"
@@ -140,8 +145,11 @@ def test_fork_copies_every_version_sharing_blobs_and_records_the_parent(
 def test_fork_then_evolves_on_its_own(
     released: TestClient, bob: dict[str, str], publish: Publish
 ) -> None:
-    _ok(released.post(f"{API}/alice/train/fork",
-                      json={"namespace": "bob", "name": "train-mine"}, headers=bob))
+    _ok(
+        released.post(
+            f"{API}/alice/train/fork", json={"namespace": "bob", "name": "train-mine"}, headers=bob
+        )
+    )
 
     _ok(publish("bob", bob, name="train-mine", version="1.3.0", description="bob's"))
 
@@ -154,9 +162,11 @@ def test_fork_then_evolves_on_its_own(
 
 
 def test_fork_one_version(released: TestClient, bob: dict[str, str]) -> None:
-    fork = _ok(released.post(
-        f"{API}/alice/train/fork", json={"namespace": "bob", "version": "1.0.0"}, headers=bob
-    ))
+    fork = _ok(
+        released.post(
+            f"{API}/alice/train/fork", json={"namespace": "bob", "version": "1.0.0"}, headers=bob
+        )
+    )
 
     assert fork["versions_count"] == 1
     assert fork["parent"]["ref"] == "alice/train@1.0.0"
@@ -169,8 +179,9 @@ def test_fork_into_a_new_namespace_claims_it(
     _ok(released.post(f"{API}/alice/train/fork", json={"namespace": "bobs-team"}, headers=bob))
 
     assert "bobs-team" in released.get("/api/v1/whoami", headers=bob).json()["namespaces"]
-    stolen = released.post(f"{API}/alice/train/fork",
-                           json={"namespace": "bobs-team", "name": "x"}, headers=alice)
+    stolen = released.post(
+        f"{API}/alice/train/fork", json={"namespace": "bobs-team", "name": "x"}, headers=alice
+    )
     assert stolen.status_code == 403
 
 
@@ -202,9 +213,7 @@ def test_fork_refusals(
     assert released.get(f"{API}/alice/train").json()["forks_count"] == 0
 
 
-def test_fork_onto_an_existing_component_is_409(
-    released: TestClient, bob: dict[str, str]
-) -> None:
+def test_fork_onto_an_existing_component_is_409(released: TestClient, bob: dict[str, str]) -> None:
     _ok(released.post(f"{API}/alice/train/fork", json={"namespace": "bob"}, headers=bob))
 
     again = released.post(f"{API}/alice/train/fork", json={"namespace": "bob"}, headers=bob)
@@ -240,7 +249,10 @@ def test_bad_tokens_are_401(client: TestClient, publish: Publish, header: str) -
 
 
 def test_someone_elses_namespace_is_403(
-    client: TestClient, alice: dict[str, str], bob: dict[str, str], publish: Publish,
+    client: TestClient,
+    alice: dict[str, str],
+    bob: dict[str, str],
+    publish: Publish,
     settings: Settings,
 ) -> None:
     response = publish("alice", bob)
@@ -268,9 +280,7 @@ def test_admins_write_anywhere(
     assert client.get(f"{API}/alice/by-admin/versions/1.0.0").json()["publisher"] == "admin"
 
 
-def test_users_and_tokens(
-    client: TestClient, admin: dict[str, str], alice: dict[str, str]
-) -> None:
+def test_users_and_tokens(client: TestClient, admin: dict[str, str], alice: dict[str, str]) -> None:
     me = _ok(client.get("/api/v1/whoami", headers=alice), 200)
     assert me == {"name": "alice", "is_admin": False, "namespaces": ["alice"]}
 
@@ -295,8 +305,9 @@ def test_tokens_are_stored_only_as_hashes(
 
     token = _ok(client.post("/api/v1/users", json={"name": "carol"}, headers=admin))["token"]
 
-    engine = sa.create_engine(settings.resolved_database_url.replace(
-        "postgresql://", "postgresql+psycopg://"))
+    engine = sa.create_engine(
+        settings.resolved_database_url.replace("postgresql://", "postgresql+psycopg://")
+    )
     with engine.connect() as conn:
         rows = [r[0] for r in conn.execute(sa.text("SELECT token_hash FROM api_tokens"))]
     engine.dispose()
