@@ -1,46 +1,59 @@
-"""The ``hub`` command. Heavy imports (kfp, uvicorn, the server) stay inside commands so that
-start-up is fast."""
+"""The ``hub`` command: one Typer app joining the command groups of :mod:`hub_cli.commands`.
+
+Heavy imports (kfp, docker, uvicorn, the server) stay inside the commands that need them, so
+start-up is fast and ``hub --help`` imports none of them.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from hub_cli import __version__
+from hub_cli.commands import account, browse, develop, manage, server, use
+from hub_cli.commands._errors import DEBUG_KEY, HubGroup, configure_logging
+
 app = typer.Typer(
     name="hub",
+    cls=HubGroup,
     help="Component Hub: publish, find and use reusable Kubeflow Pipelines components.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
 
+for group in (server, account, develop, browse, manage, use):
+    app.add_typer(group.app)
 
-@app.command()
-def serve(
-    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
-    data_dir: Annotated[
-        Path | None,
-        typer.Option(help="where the SQLite database, blobs and admin token live (HUB_DATA_DIR)"),
-    ] = None,
-    workers: Annotated[int, typer.Option(help="uvicorn worker processes")] = 1,
-) -> None:
-    """Run the hub: migrate the database, then serve the API and catalogue."""
-    from hub_server.serve import serve as run
-    from hub_server.settings import Settings
 
-    settings = Settings(data_dir=data_dir) if data_dir else Settings()
-    run(settings, host=host, port=port, workers=workers)
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"hub {__version__}")
+        raise typer.Exit()
 
 
 @app.callback()
-def _root() -> None:
+def _root(
+    ctx: typer.Context,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show tracebacks and the SDK's debug log.")
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Show the version and exit."
+        ),
+    ] = False,
+) -> None:
     """Component Hub: publish, find and use reusable Kubeflow Pipelines components."""
+    ctx.meta[DEBUG_KEY] = debug
+    configure_logging(debug)
 
 
 def main() -> None:
-    app()
+    """The console script's entry point."""
+    app(prog_name="hub")
 
 
 if __name__ == "__main__":
