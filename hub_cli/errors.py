@@ -417,7 +417,7 @@ def error_from_response(response: httpx.Response, *, hub_url: str) -> HubHTTPErr
         message = str(error.get("message") or code.replace("_", " "))
         raw_detail = error.get("detail")
         detail: dict[str, Any] = dict(raw_detail) if isinstance(raw_detail, dict) else {}
-        if status == 404 and code == "not_found" and not detail:
+        if status == 404 and code == "no_route":
             # The hub's answer to a path it has no route for: the URL is the likely mistake.
             message = (
                 f"{hub_url} has no API route {path} (404 Not Found); is that the hub's base URL?"

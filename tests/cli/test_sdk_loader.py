@@ -85,7 +85,7 @@ def test_limits_and_a_v1_spec(
             "big": {
                 "resources": {
                     "cpu": "500m",
-                    "memory": "1.5Gi",
+                    "memory": "1536Mi",
                     "limits": {"cpu": "2", "memory": "4Gi"},
                 },
                 "image": "example.org/train:v1",
