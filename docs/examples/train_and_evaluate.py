@@ -63,6 +63,11 @@ def build_pipeline(hardware: str, trainer: str):  # type: ignore[no-untyped-def]
     return train_and_evaluate
 
 
+def _quantity(resources: dict, key: str) -> str:  # type: ignore[type-arg]
+    # kfp keeps the quantity as written under resource<Key>, and a float under <key>.
+    return str(resources.get("resource" + key[0].upper() + key[1:], "-"))
+
+
 def describe_hardware(compiled: dict) -> list[str]:  # type: ignore[type-arg]
     """One line per task: its image and resources, as the compiled YAML carries them."""
     lines = []
@@ -71,14 +76,10 @@ def describe_hardware(compiled: dict) -> list[str]:  # type: ignore[type-arg]
         resources = container.get("resources", {})
         accelerator = resources.get("accelerator", {})
 
-        def quantity(key: str) -> str:
-            # kfp keeps the quantity as written under resource<Key>, and a float under <key>.
-            return str(resources.get("resource" + key[0].upper() + key[1:], "-"))
-
         lines.append(
             f"  {name.removeprefix('exec-'):<24}"
-            f" cpu={quantity('cpuRequest')}/{quantity('cpuLimit')}"
-            f" memory={quantity('memoryRequest')}/{quantity('memoryLimit')}"
+            f" cpu={_quantity(resources, 'cpuRequest')}/{_quantity(resources, 'cpuLimit')}"
+            f" memory={_quantity(resources, 'memoryRequest')}/{_quantity(resources, 'memoryLimit')}"
             + (
                 f" accelerator={accelerator.get('resourceCount')}x{accelerator.get('resourceType')}"
                 if accelerator

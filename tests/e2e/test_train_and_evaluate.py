@@ -28,9 +28,7 @@ def _env(live_hub: LiveHub, tmp_path: Path) -> dict[str, str]:
 
 
 def _run(args: list[str], env: dict[str, str], cwd: Path) -> str:
-    result = subprocess.run(  # noqa: S603 - our own CLI and example
-        args, env=env, cwd=cwd, capture_output=True, text=True, timeout=600
-    )
+    result = subprocess.run(args, env=env, cwd=cwd, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, f"{args} failed:\n{result.stdout}\n{result.stderr}"
     return result.stdout
 
