@@ -52,10 +52,11 @@ Faithfulness
     follows node's own pipeline of textual rewrites (strip build metadata, expand hyphen
     ranges, glue operators to their operands, expand ``^``/``~``/x-ranges, drop ``*``) with
     equivalent regular expressions. Whitespace is JavaScript's ``\\s`` (which differs from
-    Python's), patterns are anchored with ``\\Z`` (Python's ``$`` also matches before a
-    final newline) and quantifiers carry node's length caps. Deliberate deviation: node keeps
-    prerelease numbers above ``2**53 - 1`` as imprecise floats; this module compares them
-    exactly.
+    Python's), whole-text patterns use ``fullmatch`` (Python's ``$`` also matches before a
+    final newline) and quantifiers carry node's length caps. One deliberate deviation: node
+    compares numeric prerelease identifiers as floating-point numbers, so above ``2**53`` it
+    sees ``1.0.0-9007199254740993`` and ``1.0.0-9007199254740992`` as equal; this module
+    compares them exactly.
 """
 
 from __future__ import annotations
@@ -140,27 +141,41 @@ _STRICT_RE: Final = re.compile(
     rf"(?P<M>{_NUM})\.(?P<m>{_NUM})\.(?P<p>{_NUM})"
     rf"(?:-(?P<pr>{_PRE_BODY}))?(?:\+(?P<build>{_BUILD_BODY}))?"
 )
-_COMPARATOR_RE: Final = re.compile(
-    rf"(?P<op>{_OP}){_WS_OPT}(?P<version>v?(?:{_NUM})\.(?:{_NUM})\.(?:{_NUM})"
-    rf"(?:-{_PRE_BODY})?(?:\+{_BUILD_BODY})?)"
-)
-_HYPHEN_RE: Final = re.compile(
-    rf"{_WS_OPT}(?P<low>{_x_plain('f')}){_WS}-{_WS}(?P<high>{_x_plain('t')}){_WS_OPT}"
-)
-_OPERATOR_GAP_RE: Final = re.compile(
-    rf"(?P<lead>{_WS_OPT})(?P<op>{_OP}){_WS_OPT}(?P<operand>{_LOOSE_PLAIN}|{_X_PLAIN_BARE})"
-)
-_TILDE_GAP_RE: Final = re.compile(rf"({_WS_OPT})~>?{_WS}")
-_CARET_GAP_RE: Final = re.compile(rf"({_WS_OPT})\^{_WS}")
-_CARET_RE: Final = re.compile(rf"\^{_x_plain('')}")
-_TILDE_RE: Final = re.compile(rf"~>?{_x_plain('')}")
-_XRANGE_RE: Final = re.compile(rf"(?P<op>{_OP}){_WS_OPT}{_x_plain('')}")
-# Unlike the patterns above, node strips build metadata from ranges without a length cap.
-_BUILD_RE: Final = re.compile(r"\+[a-zA-Z0-9-]+(?:\.[a-zA-Z0-9-]+)*")
-_STAR_RE: Final = re.compile(rf"(?:<|>)?=?{_WS_OPT}\*")
-_GTE0_RE: Final = re.compile(rf"{_WS_OPT}>={_WS_OPT}0\.0\.0{_WS_OPT}")
-_WS_RUN_RE: Final = re.compile(f"{_WS}+")
 _NUMERIC_RE: Final = re.compile("[0-9]+")
+_RUN_CHARS: Final = frozenset("v=" + _JS_SPACES)
+
+
+class _RangeGrammar:
+    """The range patterns, compiled on first use so that importing this module stays cheap."""
+
+    def __init__(self) -> None:
+        self.comparator = re.compile(
+            rf"(?P<op>{_OP}){_WS_OPT}(?P<version>v?(?:{_NUM})\.(?:{_NUM})\.(?:{_NUM})"
+            rf"(?:-{_PRE_BODY})?(?:\+{_BUILD_BODY})?)"
+        )
+        self.hyphen = re.compile(
+            rf"{_WS_OPT}(?P<low>{_x_plain('f')}){_WS}-{_WS}(?P<high>{_x_plain('t')}){_WS_OPT}"
+        )
+        self.operator_gap = re.compile(
+            rf"(?P<lead>{_WS_OPT})(?P<op>{_OP}){_WS_OPT}"
+            rf"(?P<operand>{_LOOSE_PLAIN}|{_X_PLAIN_BARE})"
+        )
+        self.tilde_gap = re.compile(rf"({_WS_OPT})~>?{_WS}")
+        self.caret_gap = re.compile(rf"({_WS_OPT})\^{_WS}")
+        self.caret = re.compile(rf"\^{_x_plain('')}")
+        self.tilde = re.compile(rf"~>?{_x_plain('')}")
+        self.xrange = re.compile(rf"(?P<op>{_OP}){_WS_OPT}{_x_plain('')}")
+        # Unlike the patterns above, node strips build metadata without a length cap.
+        self.build = re.compile(r"\+[a-zA-Z0-9-]+(?:\.[a-zA-Z0-9-]+)*")
+        self.star = re.compile(rf"(?:<|>)?=?{_WS_OPT}\*")
+        self.gte0 = re.compile(rf"{_WS_OPT}>={_WS_OPT}0\.0\.0{_WS_OPT}")
+        self.ws_run = re.compile(f"{_WS}+")
+        self.operand_start = re.compile(r"[0-9xX*]")
+
+
+@lru_cache(maxsize=1)
+def _grammar() -> _RangeGrammar:
+    return _RangeGrammar()
 
 
 def _js_trim(text: str) -> str:
@@ -169,7 +184,7 @@ def _js_trim(text: str) -> str:
 
 def _js_split(text: str) -> list[str]:
     # Same as JavaScript's text.split(/\s+/): leading/trailing runs yield empty strings.
-    return _WS_RUN_RE.split(text)
+    return _grammar().ws_run.split(text)
 
 
 # --- Versions -----------------------------------------------------------------------------
@@ -410,7 +425,7 @@ def _expand_hyphen(match: re.Match[str]) -> str:
 def _expand_caret(token: str) -> str:
     # ^ allows changes that keep the left-most non-zero part: ^1.2.3 <2.0.0, ^0.2.3 <0.3.0,
     # ^0.0.3 <0.0.4.
-    match = _CARET_RE.fullmatch(token)
+    match = _grammar().caret.fullmatch(token)
     if match is None:
         return token
     major, minor, patch, pre = match["M"], match["m"], match["p"], match["pr"]
@@ -432,7 +447,7 @@ def _expand_caret(token: str) -> str:
 
 def _expand_tilde(token: str) -> str:
     # ~ allows patch-level changes if a minor is given, minor-level changes otherwise.
-    match = _TILDE_RE.fullmatch(token)
+    match = _grammar().tilde.fullmatch(token)
     if match is None:
         return token
     major, minor, patch, pre = match["M"], match["m"], match["p"], match["pr"]
@@ -448,7 +463,7 @@ def _expand_tilde(token: str) -> str:
 
 def _expand_xrange(token: str) -> str:
     token = _js_trim(token)
-    match = _XRANGE_RE.fullmatch(token)
+    match = _grammar().xrange.fullmatch(token)
     if match is None:
         return token
     op, major, minor, patch = match["op"], match["M"], match["m"], match["p"]
@@ -496,13 +511,13 @@ def _desugar(piece: str) -> str:
     piece = _map_tokens(_js_trim(piece), _expand_tilde)
     piece = _map_tokens(piece, _expand_xrange)
     # Node removes only the first "*"-like run, and anywhere in the piece ("1.2.3*" passes).
-    return _STAR_RE.sub("", _js_trim(piece), count=1)
+    return _grammar().star.sub("", _js_trim(piece), count=1)
 
 
 def _parse_comparator(token: str) -> _Comparator:
     if token == "":
         return _ANY
-    match = _COMPARATOR_RE.fullmatch(token)
+    match = _grammar().comparator.fullmatch(token)
     if match is None:
         raise InvalidRange(f"{token!r} is not a comparator")
     text = match["version"]
@@ -516,19 +531,53 @@ def _parse_comparator(token: str) -> _Comparator:
     return _Comparator("" if op == "=" else op, version)
 
 
+def _glue_operators(part: str) -> str:
+    """Remove the whitespace between operators and operands (``> 1.2`` becomes ``>1.2``).
+
+    The result is exactly ``operator_gap.sub(lead + op + operand, part)``, but a plain
+    regex scan is quadratic here: from every position of a long run of ``v``/``=``/spaces it
+    would rescan the run hunting for a number. A match needs an operand start (digit, ``x``,
+    ``X`` or ``*``) right after such a run, preceded by at most a space and a ``<``/``>``; so
+    the scan only tries those few positions, which keeps it linear.
+    """
+    grammar = _grammar()
+    pieces: list[str] = []
+    pos = 0
+    for found in grammar.operand_start.finditer(part):
+        operand_start = found.start()
+        if operand_start < pos:
+            continue
+        start = operand_start
+        while start > pos and part[start - 1] in _RUN_CHARS:
+            start -= 1
+        if start > pos and part[start - 1] in "<>":
+            start -= 1
+            if start > pos and part[start - 1] in _JS_SPACES:
+                start -= 1
+        for candidate in range(start, operand_start + 1):
+            match = grammar.operator_gap.match(part, candidate)
+            if match is not None:
+                pieces += (part[pos:candidate], match["lead"], match["op"], match["operand"])
+                pos = match.end()
+                break
+    pieces.append(part[pos:])
+    return "".join(pieces)
+
+
 def _parse_set(part: str) -> tuple[_Comparator, ...]:
     """Parse one ``||`` alternative into its comparators (node's order of rewrites)."""
-    part = _BUILD_RE.sub("", part)
-    hyphen = _HYPHEN_RE.fullmatch(part)
+    grammar = _grammar()
+    part = grammar.build.sub("", part)
+    hyphen = grammar.hyphen.fullmatch(part)
     if hyphen is not None:
         part = _expand_hyphen(hyphen)
-    part = _OPERATOR_GAP_RE.sub(lambda m: m["lead"] + m["op"] + m["operand"], part)
-    part = _TILDE_GAP_RE.sub(r"\1~", part)
-    part = _CARET_GAP_RE.sub(r"\1^", part)
+    part = _glue_operators(part)
+    part = grammar.tilde_gap.sub(r"\1~", part)
+    part = grammar.caret_gap.sub(r"\1^", part)
     desugared = " ".join(_desugar(piece) for piece in part.split(" "))
     tokens = [_js_trim(token) for token in _js_split(desugared)]
     # ">=0.0.0" is spelled as the match-anything comparator (prereleases still excluded).
-    comparators = [_parse_comparator("" if _GTE0_RE.fullmatch(t) else t) for t in tokens]
+    comparators = [_parse_comparator("" if grammar.gte0.fullmatch(t) else t) for t in tokens]
     unique: dict[str, _Comparator] = {}
     for comparator in comparators:
         if comparator.text == _NOTHING_TEXT:
@@ -541,7 +590,7 @@ def _parse_set(part: str) -> tuple[_Comparator, ...]:
 
 @lru_cache(maxsize=1024)
 def _parse_range(text: str) -> tuple[tuple[_Comparator, ...], ...]:
-    normalized = _WS_RUN_RE.sub(" ", _js_trim(text))
+    normalized = _grammar().ws_run.sub(" ", _js_trim(text))
     sets = [_parse_set(_js_trim(part)) for part in normalized.split("||")]
     if len(sets) > 1:
         # Empty sets add nothing to a union (unless all are empty), and a match-anything set

@@ -6,10 +6,12 @@ test in ``test_semver_npm.py`` checks the same semantics against the real packag
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import random
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -186,10 +188,12 @@ def test_build_metadata_is_ignored_by_precedence_only() -> None:
     assert hash(v("1.0.0+a")) == hash(a)
 
 
-def test_versions_order_against_other_types_is_an_error() -> None:
+def test_versions_do_not_compare_with_strings() -> None:
+    text: object = "1.0.0"
+
     with pytest.raises(TypeError):
-        _ = v("1.0.0") < "2.0.0"  # type: ignore[operator]
-    assert v("1.0.0") != "1.0.0"
+        _ = v("1.0.0") < text
+    assert v("1.0.0") != text
 
 
 # --- ranges: normalization ----------------------------------------------------------------
@@ -346,6 +350,25 @@ def test_range_value_semantics() -> None:
     assert Range.parse("1.x") != Range.parse("1.2.x")
     assert len({Range.parse("~1.2"), Range.parse("1.2.x"), Range.parse("1.2")}) == 1
     assert repr(Range.parse("^1")) == "Range('>=1.0.0 <2.0.0-0')"
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "v=" * 50_000 + "!",  # quadratic for a naive regex scan: minutes instead of milliseconds
+        "<" + "v " * 50_000 + "1",
+        "> =" * 20_000,
+        "1.2.3-a." * 10_000 + "!",
+        "+a" * 50_000,
+        "^1.2.3 " * 5_000,
+    ],
+)
+def test_pathological_ranges_take_linear_time(spec: str) -> None:
+    started = time.perf_counter()
+    with contextlib.suppress(InvalidRange):
+        Range.parse(spec)
+
+    assert time.perf_counter() - started < 2.0
 
 
 # --- ranges: matching ---------------------------------------------------------------------
