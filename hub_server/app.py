@@ -10,8 +10,10 @@ from hub_server.api.errors import install_error_handlers
 from hub_server.api.limits import BodyLimitMiddleware
 from hub_server.db import make_engine
 from hub_server.deps import AppState
+from hub_server.oci import ImageResolver
 from hub_server.settings import Settings
 from hub_server.storage import open_storage
+from hub_server.web import install_catalogue
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -24,7 +26,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings: the configuration.
 
     Returns:
-        The FastAPI app, serving the API under ``/api/v1`` and operations at the root.
+        The FastAPI app, serving the API under ``/api/v1``, operations at the root and the
+        catalogue's pages (``/``, ``/search``, ``/components/...``, ``/namespaces/...``).
     """
     settings = settings or Settings()
     engine = make_engine(
@@ -38,7 +41,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url="/docs",
         openapi_url="/openapi.json",
     )
-    app.state.hub = AppState(settings=settings, engine=engine, storage=storage)
+    images = (
+        ImageResolver(
+            timeout=settings.image_resolve_timeout,
+            insecure_registries=tuple(settings.insecure_registries),
+        )
+        if settings.resolve_images
+        else None
+    )
+    app.state.hub = AppState(settings=settings, engine=engine, storage=storage, images=images)
     app.state.metrics = ops.Metrics()
     install_error_handlers(app)
     # The multipart envelope around an archive is small: 1 MiB over the archive limit is ample.
@@ -46,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(ops.ObservabilityMiddleware, metrics=app.state.metrics)
     app.include_router(routes.router)
     app.include_router(ops.router)
+    install_catalogue(app)
     return app
 
 

@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from hub_server.oci import ImageResolver
 from hub_server.services.auth import AuthService, Principal
 from hub_server.services.components import ComponentService
 from hub_server.settings import Settings
@@ -23,6 +24,8 @@ class AppState:
     settings: Settings
     engine: Engine
     storage: BlobStorage
+    images: ImageResolver | None
+    """None when image pinning is switched off (``HUB_RESOLVE_IMAGES=false``)."""
 
 
 def get_state(request: Request) -> AppState:
@@ -42,7 +45,9 @@ SessionDep = Annotated[Session, Depends(get_session)]
 
 
 def get_components(session: SessionDep, state: StateDep) -> ComponentService:
-    return ComponentService(session, state.storage, state.settings.archive_limits)
+    return ComponentService(
+        session, state.storage, state.settings.archive_limits, images=state.images
+    )
 
 
 ComponentsDep = Annotated[ComponentService, Depends(get_components)]

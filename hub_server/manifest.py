@@ -25,9 +25,10 @@ SEMVER_PATTERN = (
     r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
     r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$"
 )
-# Kubernetes quantities as kfp's set_cpu_request / set_memory_request accept them.
+# Kubernetes quantities, restricted to what kfp's set_cpu_request / set_memory_request accept
+# (kfp refuses "1.5Gi" and a lowercase "k"), so a published variant always loads.
 CPU_PATTERN = r"^([0-9]+(\.[0-9]+)?|[0-9]+m)$"
-MEMORY_PATTERN = r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|K|M|G|T|P|E)?$"
+MEMORY_PATTERN = r"^[0-9]+(E|Ei|P|Pi|T|Ti|G|Gi|M|Mi|K|Ki)?$"
 VARIANT_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,31}$"
 TAG_PATTERN = r"^[a-z0-9][a-z0-9.+-]{0,49}$"
 # A relative path inside the package: segments that start with a letter, digit or "_", so

@@ -82,6 +82,8 @@ class Component(SQLModel, table=True):
     has_gpu: bool = Field(default=False, index=True)
     has_cpu_only: bool = Field(default=True, index=True)
     forks_count: int = 0
+    pulls: int = Field(default=0, index=True, sa_column_kwargs={"server_default": "0"})
+    """Archive and component.yaml downloads of all its versions (a counter, see record_pull)."""
     parent_id: int | None = Field(default=None, foreign_key="components.id", index=True)
     parent_ref: str | None = Field(default=None, max_length=300)
     parent_digest: str | None = Field(default=None, max_length=71)
@@ -97,7 +99,8 @@ class ComponentTag(SQLModel, table=True):
 
 
 class Version(SQLModel, table=True):
-    """One immutable published version. Only the ``yanked*`` columns ever change."""
+    """One immutable published version. Only the ``yanked*`` columns and the ``pulls`` counter
+    ever change."""
 
     __tablename__ = "versions"
     __table_args__ = (
@@ -123,6 +126,8 @@ class Version(SQLModel, table=True):
     readme: str = Field(default="", sa_type=sa.Text)
     image: str | None = Field(default=None, max_length=500)
     image_pinned: bool = False
+    images: list[dict[str, Any]] = Field(default_factory=list, sa_type=sa.JSON)
+    """Every image the version names (main and per variant), resolved to digests at publish."""
     publisher_id: int | None = Field(default=None, foreign_key="users.id")
     published_at: datetime = _ts()
     yanked: bool = False
@@ -130,3 +135,39 @@ class Version(SQLModel, table=True):
     yanked_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
     forked_from: str | None = Field(default=None, max_length=300)
     forked_from_digest: str | None = Field(default=None, max_length=71)
+    pulls: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+
+
+class SearchTerm(SQLModel, table=True):
+    """The search index: each word of a component's latest version (name, namespace, tags,
+    description, README) with the weight of the most important field it occurs in. Kept by
+    :func:`hub_server.services.search.reindex`."""
+
+    __tablename__ = "search_terms"
+    __table_args__ = (
+        # Keyed by term first: a query word is a range scan of this key. It carries the weight
+        # too (PostgreSQL: INCLUDE; SQLite: a WITHOUT ROWID table is its primary key), so a
+        # search never reads the table itself.
+        sa.PrimaryKeyConstraint("term", "component_id", postgresql_include=["weight"]),
+        sa.Index("ix_search_terms_component_id", "component_id"),
+        {"sqlite_with_rowid": False},
+    )
+
+    term: str = Field(primary_key=True, max_length=64)
+    component_id: int = Field(foreign_key="components.id", primary_key=True)
+    weight: int
+
+
+class ComponentVariant(SQLModel, table=True):
+    """Hardware facts of one variant of a component's latest version, for the hardware
+    filters (accelerator model, memory). Kept by :func:`hub_server.services.search.reindex`."""
+
+    __tablename__ = "component_variants"
+
+    component_id: int = Field(foreign_key="components.id", primary_key=True)
+    variant: str = Field(primary_key=True, max_length=32)
+    accelerator_type: str | None = Field(default=None, max_length=100)
+    accelerator_model: str | None = Field(default=None, max_length=100, index=True)
+    accelerator_count: int = 0
+    memory_bytes: int = Field(default=0, sa_type=sa.BigInteger)
+    """The memory request (else the limit, which Kubernetes then requests), else 0."""

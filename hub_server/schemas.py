@@ -32,6 +32,8 @@ class VersionSummary(BaseModel):
     yanked: bool
     yanked_reason: str | None = None
     published_at: datetime
+    pulls: int = 0
+    """Downloads of this version's archive or component.yaml."""
 
 
 class VersionPublic(VersionSummary):
@@ -47,6 +49,7 @@ class VersionPublic(VersionSummary):
     interface: dict[str, Any]
     image: str | None
     image_pinned: bool
+    images: list[dict[str, Any]] = Field(default_factory=list)
     publisher: str | None
     yanked_at: datetime | None = None
     forked_from: ParentPublic | None = None
@@ -63,7 +66,11 @@ class ComponentPublic(BaseModel):
     versions_count: int
     hardware_variants: list[str]
     has_gpu: bool
+    has_cpu_only: bool = True
+    """Has a variant that needs no accelerator."""
     forks_count: int
+    pulls: int = 0
+    """Downloads of any of its versions' archives or component.yamls."""
     parent: ParentPublic | None = None
     created_at: datetime
     updated_at: datetime

@@ -10,6 +10,7 @@ from sqlmodel import Session
 
 from hub_server.db import make_engine, migrate
 from hub_server.logs import configure_logging
+from hub_server.seed import BUILTIN_COMPONENTS_DIR, SeedError, SeedStatus, seed_builtin_components
 from hub_server.services.auth import AuthService
 from hub_server.settings import Settings
 
@@ -54,6 +55,18 @@ def serve(
         sys.stderr.write(
             "\nAn administrator token was created. It is shown once and kept in "
             f"{token_file} (mode 0600):\n\n    {created}\n\n"
+        )
+    if settings.seed_builtins and BUILTIN_COMPONENTS_DIR.is_dir():
+        try:
+            results = seed_builtin_components(settings, BUILTIN_COMPONENTS_DIR)
+        except SeedError as exc:
+            sys.stderr.write(f"hub serve: {exc.message}\n")
+            raise SystemExit(1) from None
+        published = [r.ref for r in results if r.status == SeedStatus.PUBLISHED]
+        sys.stderr.write(
+            f"Built-in components: {len(results)} in library/"
+            + (f", published now: {', '.join(published)}" if published else ", all up to date")
+            + "\n"
         )
     # Workers build their app from the environment, so hand the settings over through it.
     os.environ["HUB_DATA_DIR"] = str(settings.data_dir.resolve())

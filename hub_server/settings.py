@@ -36,6 +36,15 @@ class Settings(BaseSettings):
     max_total_bytes: int = 50 * 1024 * 1024
     max_entries: int = 1000
 
+    resolve_images: bool = True
+    """Pin image tags to digests through the OCI distribution API at publish time."""
+    image_resolve_timeout: float = 3.0
+    insecure_registries: list[str] = Field(default_factory=list)
+    """Registries reached over plain HTTP (loopback ones always are)."""
+
+    seed_builtins: bool = True
+    """``hub serve`` publishes the built-in components of ``components/`` under ``library``."""
+
     log_level: str = "INFO"
     log_format: str = "json"
     """``json`` (one object per line, for log shippers) or ``text`` (for a terminal)."""

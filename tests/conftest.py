@@ -131,6 +131,9 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         database_url=database_url,
         admin_token=ADMIN_TOKEN,
         log_format="text",
+        # Pinning images asks registries over the network; tests/server/test_oci.py covers it
+        # against a real registry, everything else publishes without it.
+        resolve_images=False,
     )
 
 
@@ -242,7 +245,13 @@ class LiveHub:
 def start_live_hub(data_dir: Path, env: dict[str, str] | None = None) -> LiveHub:
     port = free_port()
     log = data_dir.parent / f"hub-{port}.log"
-    process_env = {**os.environ, "HUB_LOG_FORMAT": "json", **(env or {})}
+    process_env = {
+        **os.environ,
+        "HUB_LOG_FORMAT": "json",
+        "HUB_RESOLVE_IMAGES": "false",
+        "HUB_SEED_BUILTINS": "false",
+        **(env or {}),
+    }
     with log.open("wb") as out:
         process = subprocess.Popen(
             [

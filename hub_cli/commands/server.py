@@ -26,3 +26,48 @@ def serve(
 
     settings = Settings(data_dir=data_dir) if data_dir else Settings()
     run(settings, host=host, port=port, workers=workers)
+
+
+@app.command()
+def gc(
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(help="the hub's data folder (HUB_DATA_DIR); its settings come from HUB_*"),
+    ] = None,
+    grace_minutes: Annotated[
+        int, typer.Option(min=0, help="spare blobs younger than this (a publish may be committing)")
+    ] = 60,
+    dry_run: Annotated[
+        bool, typer.Option(help="report what would be removed, remove nothing")
+    ] = False,
+) -> None:
+    """Remove archive blobs that no version names (left by failed publishes).
+
+    Runs on the hub's own database and storage, like `hub serve`; safe while the hub serves.
+    """
+    from datetime import timedelta
+
+    from sqlmodel import Session
+
+    from hub_server.db import make_engine
+    from hub_server.services.gc import collect_garbage
+    from hub_server.settings import Settings
+    from hub_server.storage import open_storage
+
+    settings = Settings(data_dir=data_dir) if data_dir else Settings()
+    engine = make_engine(settings.resolved_database_url)
+    storage = open_storage(settings.resolved_storage_url, s3_endpoint_url=settings.s3_endpoint_url)
+    try:
+        with Session(engine) as session:
+            report = collect_garbage(
+                session, storage, grace=timedelta(minutes=grace_minutes), dry_run=dry_run
+            )
+    finally:
+        engine.dispose()
+    verb = "would remove" if dry_run else "removed"
+    typer.echo(
+        f"scanned {report.scanned} blobs: {report.referenced} in use, {report.young} too young, "
+        f"{verb} {len(report.removed)} ({report.bytes_freed} bytes)"
+    )
+    for digest in report.removed:
+        typer.echo(f"  {digest}")

@@ -15,7 +15,9 @@ from hub_server.errors import HubError
 log = logging.getLogger("hub.errors")
 
 _HTTP_CODES = {
-    404: "not_found",
+    # A path the API does not have, as opposed to a missing component or version: clients
+    # use it to tell "this URL is not a hub" from "this hub has no such thing".
+    404: "no_route",
     405: "method_not_allowed",
     413: "request_too_large",
     415: "unsupported_media_type",

@@ -6,6 +6,7 @@ body without one (chunked) is counted as it streams in and refused when it passe
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -61,10 +62,8 @@ class BodyLimitMiddleware:
             started = started or message["type"] == "http.response.start"
             await send(message)
 
-        try:
+        with contextlib.suppress(_BodyTooLarge):
             await self.app(scope, limited_receive, guarded_send)
-        except _BodyTooLarge:
-            pass
         if tripped and not started:
             await _send_error(send, _too_large(limit))
 

@@ -81,8 +81,16 @@ def list_components(
         list[str] | None, Query(description="repeat for several (all must match)")
     ] = None,
     hardware: Annotated[str | None, Query(description="gpu or cpu")] = None,
+    accelerator: Annotated[
+        str | None, Query(description="a variant uses this accelerator model, e.g. nvidia-tesla-t4")
+    ] = None,
+    max_memory: Annotated[
+        str | None, Query(description="a variant requests at most this memory, e.g. 16Gi")
+    ] = None,
+    fork_of: Annotated[str | None, Query(description="only the forks of namespace/name")] = None,
+    fork: Annotated[bool | None, Query(description="only forks (true) or no forks (false)")] = None,
     sort: Annotated[
-        str | None, Query(description="relevance, updated, created, name, forks")
+        str | None, Query(description="relevance, updated, created, name, forks, pulls")
     ] = None,
     page: int = 1,
     per_page: int = 20,
@@ -93,6 +101,10 @@ def list_components(
         category=category,
         tags=tag or [],
         hardware=hardware,
+        accelerator=accelerator,
+        max_memory=max_memory,
+        fork_of=fork_of,
+        is_fork=fork,
         sort=sort,
         page=page,
         per_page=per_page,
@@ -144,6 +156,7 @@ def download_archive(
     if _etag_matches(if_none_match, etag):
         return Response(status_code=304, headers=headers)
     blob = components.read_archive(namespace, name, version)
+    components.record_pull(namespace, name, version)
     headers["Content-Disposition"] = f'attachment; filename="{namespace}-{name}-{version}.tar.gz"'
     return Response(content=blob.data, media_type="application/gzip", headers=headers)
 
@@ -165,6 +178,7 @@ def download_component_yaml(
     headers = {"ETag": etag, "Cache-Control": IMMUTABLE}
     if _etag_matches(if_none_match, etag):
         return Response(status_code=304, headers=headers)
+    components.record_pull(namespace, name, version)
     return Response(content=spec_yaml, media_type="application/yaml", headers=headers)
 
 

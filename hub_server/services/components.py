@@ -6,20 +6,33 @@ are immutable: after the insert only the ``yanked*`` columns of a version row ev
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from hub_server import archive, semver
 from hub_server.errors import BadRequest, Conflict, InvalidPackage, NotFound
 from hub_server.kfp_spec import read_interface
 from hub_server.manifest import NAME_RE, NAMESPACE_RE, Category, Manifest, parse_manifest
-from hub_server.models import Component, ComponentTag, User, Version, utcnow
+from hub_server.models import (
+    Component,
+    ComponentTag,
+    ComponentVariant,
+    Namespace,
+    NamespaceOwner,
+    User,
+    Version,
+    utcnow,
+)
+from hub_server.oci import ImageNotFound, ImageResolution, ImageResolver
 from hub_server.schemas import (
     ComponentDetail,
     ComponentPublic,
@@ -30,14 +43,18 @@ from hub_server.schemas import (
     VersionSummary,
     VersionUrls,
 )
+from hub_server.services import search
 from hub_server.services.auth import AuthService, Principal
 from hub_server.storage import BlobStorage
 
+log = logging.getLogger("hub.components")
+
 API_PREFIX = "/api/v1"
 DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
-SORTS = ("relevance", "updated", "created", "name", "forks")
+SORTS = ("relevance", "updated", "created", "name", "forks", "pulls")
 HARDWARE_FILTERS = ("gpu", "cpu")
 MAX_PER_PAGE = 100
+MAX_RANGE_LENGTH = 256
 
 
 @dataclass(frozen=True)
@@ -58,6 +75,26 @@ class ValidatedPackage:
 class Blob:
     digest: str
     data: bytes
+
+
+@dataclass(frozen=True)
+class Facets:
+    """What the catalogue can be filtered by, with counts."""
+
+    total: int
+    namespaces: int
+    """Namespaces that hold at least one component."""
+    categories: dict[str, int]
+    """Components per category, every category listed (in the manifest's order)."""
+    accelerators: list[tuple[str, int]]
+    """Accelerator models and how many components have a variant with each, most first."""
+
+
+@dataclass(frozen=True)
+class NamespaceInfo:
+    name: str
+    created_at: datetime
+    owners: list[str]
 
 
 def validate_package(
@@ -190,11 +227,17 @@ class ComponentService:
     """Everything the API does with components and versions."""
 
     def __init__(
-        self, session: Session, storage: BlobStorage, limits: archive.ArchiveLimits
+        self,
+        session: Session,
+        storage: BlobStorage,
+        limits: archive.ArchiveLimits,
+        *,
+        images: ImageResolver | None = None,
     ) -> None:
         self.session = session
         self.storage = storage
         self.limits = limits
+        self.images = images
         self.auth = AuthService(session)
 
     # ----------------------------------------------------------------------------- reading
@@ -291,12 +334,17 @@ class ComponentService:
         if semver.is_exact(spec):
             # An exact version names that version even when yanked (like npm and pip).
             return self._version_public(component, self._version(component, spec))
+        if len(spec) > MAX_RANGE_LENGTH:
+            # Parsing is linear but not free; no real range comes near this length.
+            raise BadRequest(
+                f"a version range is at most {MAX_RANGE_LENGTH} characters",
+                code="invalid_range",
+                length=len(spec),
+            )
         try:
             wanted = semver.Range.parse(spec)
         except semver.InvalidRange as exc:
-            raise BadRequest(
-                f"{spec!r} is not a valid version range: {exc}", code="invalid_range", spec=spec
-            ) from None
+            raise BadRequest(str(exc), code="invalid_range", spec=spec) from None
         rows = self.session.exec(
             select(Version.id, Version.version).where(
                 Version.component_id == component.id, col(Version.yanked).is_(False)
@@ -359,6 +407,10 @@ class ComponentService:
         category: str | None = None,
         tags: Sequence[str] = (),
         hardware: str | None = None,
+        accelerator: str | None = None,
+        max_memory: str | None = None,
+        fork_of: str | None = None,
+        is_fork: bool | None = None,
         sort: str | None = None,
         page: int = 1,
         per_page: int = 20,
@@ -366,13 +418,21 @@ class ComponentService:
         """List and search components.
 
         Args:
-            q: words that must all appear in the name, namespace, description or tags.
+            q: words that must all appear (as words, or as the start of words) in the name,
+                namespace, description, tags or README of the latest version.
             namespace: only this namespace.
             category: only this category (see ``hub_server.manifest.Category``).
             tags: only components carrying every one of these tags.
             hardware: ``gpu`` (has a GPU variant) or ``cpu`` (has a CPU-only variant).
+            accelerator: only components with a variant using this accelerator model
+                (e.g. ``nvidia-tesla-t4``).
+            max_memory: only components with a variant that requests at most this much
+                memory (a Kubernetes quantity, e.g. ``16Gi``). With ``hardware`` and
+                ``accelerator``, one variant must satisfy them all.
+            fork_of: only the forks of this component (``namespace/name``).
+            is_fork: only forks (True) or only components that are not forks (False).
             sort: ``relevance`` (default with ``q``), ``updated`` (default), ``created``,
-                ``name`` or ``forks``.
+                ``name``, ``forks`` or ``pulls``.
             page: 1-based page.
             per_page: items per page, at most 100.
 
@@ -393,6 +453,12 @@ class ComponentService:
                 field="hardware",
                 allowed=list(HARDWARE_FILTERS),
             )
+        memory_limit = None
+        if max_memory is not None:
+            try:
+                memory_limit = search.memory_bytes(max_memory)
+            except ValueError as exc:
+                raise BadRequest(str(exc), code="invalid_request", field="max_memory") from None
         sort = sort or ("relevance" if q else "updated")
         if sort not in SORTS:
             raise BadRequest(
@@ -405,10 +471,6 @@ class ComponentService:
                 field="page",
             )
         conditions: list[Any] = []
-        words = [w for w in (q or "").lower().split() if w]
-        for word in words:
-            escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            conditions.append(col(Component.search_text).like(f"%{escaped}%", escape="\\"))
         if namespace:
             conditions.append(Component.namespace == namespace)
         if category:
@@ -416,31 +478,71 @@ class ComponentService:
         for tag in tags:
             conditions.append(
                 sa.exists().where(
-                    col(ComponentTag.component_id) == col(Component.id),
+                    col(ComponentTag.component_id) == Component.id,
                     col(ComponentTag.tag) == tag.lower(),
                 )
             )
-        if hardware == "gpu":
+        if accelerator or memory_limit is not None:
+            # One variant must satisfy every hardware condition at once.
+            variant: list[sa.ColumnElement[bool]] = [
+                col(ComponentVariant.component_id) == Component.id
+            ]
+            if hardware == "gpu":
+                variant.append(col(ComponentVariant.accelerator_type).is_not(None))
+            elif hardware == "cpu":
+                variant.append(col(ComponentVariant.accelerator_type).is_(None))
+            if accelerator:
+                variant.append(col(ComponentVariant.accelerator_model) == accelerator)
+            if memory_limit is not None:
+                variant.append(col(ComponentVariant.memory_bytes) <= memory_limit)
+            conditions.append(sa.exists().where(*variant))
+        elif hardware == "gpu":
             conditions.append(col(Component.has_gpu).is_(True))
         elif hardware == "cpu":
             conditions.append(col(Component.has_cpu_only).is_(True))
-
-        total = self.session.exec(
-            select(sa.func.count()).select_from(Component).where(*conditions)
-        ).one()
-        query = select(Component).where(*conditions)
-        if sort == "relevance" and words:
-            phrase = " ".join(words)
-            score = sa.case((col(Component.name) == phrase, 0), else_=1) + sa.case(
-                (col(Component.name).like(f"%{words[0]}%"), 0), else_=1
+        if fork_of is not None:
+            parent_ns, _, parent_name = fork_of.partition("/")
+            parent = aliased(Component)
+            parent_row = (
+                select(parent.id)
+                .where(parent.namespace == parent_ns, parent.name == parent_name)
+                .scalar_subquery()
             )
-            query = query.order_by(score, col(Component.updated_at).desc(), col(Component.id))
+            conditions.append(col(Component.parent_id) == parent_row)
+        if is_fork is not None:
+            parent_id = col(Component.parent_id)
+            conditions.append(parent_id.is_not(None) if is_fork else parent_id.is_(None))
+
+        words = search.query_words(q)
+        query = select(Component)
+        counted = select(sa.func.count()).select_from(Component)
+        if q and not words:
+            # Text with no searchable word in it ("%%%") matches nothing.
+            conditions.append(sa.false())
+        matches = search.match_query(words) if words else None
+        if matches is not None:
+            joined = sa.join(Component, matches, matches.c.component_id == Component.id)
+            query = query.select_from(joined)
+            counted = select(sa.func.count()).select_from(joined)
+        total = self.session.exec(counted.where(*conditions)).one()
+        query = query.where(*conditions)
+        if sort == "relevance" and matches is not None:
+            exact_name = sa.case((col(Component.name) == "-".join(words), 0), else_=1)
+            query = query.order_by(
+                exact_name,
+                matches.c.score.desc(),
+                col(Component.pulls).desc(),
+                col(Component.updated_at).desc(),
+                col(Component.id).desc(),
+            )
         elif sort == "name":
             query = query.order_by(Component.name, Component.namespace)
         elif sort == "created":
             query = query.order_by(col(Component.created_at).desc(), col(Component.id).desc())
         elif sort == "forks":
             query = query.order_by(col(Component.forks_count).desc(), Component.name)
+        elif sort == "pulls":
+            query = query.order_by(col(Component.pulls).desc(), Component.name, Component.namespace)
         else:
             query = query.order_by(col(Component.updated_at).desc(), col(Component.id).desc())
         rows = self.session.exec(query.offset((page - 1) * per_page).limit(per_page)).all()
@@ -450,6 +552,100 @@ class ComponentService:
             page=page,
             per_page=per_page,
         )
+
+    def facets(self) -> Facets:
+        """What there is to filter by: components per category and per accelerator model."""
+        categories = dict(
+            self.session.exec(
+                select(Component.category, sa.func.count()).group_by(Component.category)
+            ).all()
+        )
+        accelerators = self.session.exec(
+            select(
+                ComponentVariant.accelerator_model,
+                sa.func.count(sa.distinct(col(ComponentVariant.component_id))),
+            )
+            .where(col(ComponentVariant.accelerator_model).is_not(None))
+            .group_by(ComponentVariant.accelerator_model)
+            .order_by(sa.func.count(sa.distinct(col(ComponentVariant.component_id))).desc())
+            .limit(100)
+        ).all()
+        namespaces = self.session.exec(
+            select(sa.func.count(sa.distinct(col(Component.namespace))))
+        ).one()
+        return Facets(
+            total=sum(categories.values()),
+            namespaces=namespaces,
+            categories={c.value: categories.get(c.value, 0) for c in Category},
+            accelerators=[(str(model), count) for model, count in accelerators],
+        )
+
+    def get_namespace(self, namespace: str) -> NamespaceInfo:
+        """A namespace: when it was claimed, its owners, how many components it holds.
+
+        Raises:
+            NotFound: ``namespace_not_found``.
+        """
+        row = self.session.get(Namespace, namespace)
+        if row is None:
+            raise NotFound(
+                f"no namespace {namespace}", code="namespace_not_found", namespace=namespace
+            )
+        owners = self.session.exec(
+            select(User.name)
+            .join(NamespaceOwner, col(NamespaceOwner.user_id) == User.id)
+            .where(NamespaceOwner.namespace == namespace)
+            .order_by(User.name)
+        ).all()
+        return NamespaceInfo(name=row.name, created_at=row.created_at, owners=list(owners))
+
+    def version_readme(self, namespace: str, name: str, version: str) -> str:
+        """The README (Markdown source) of a version.
+
+        Raises:
+            NotFound: ``component_not_found`` or ``version_not_found``.
+        """
+        readme = self.session.exec(
+            select(Version.readme)
+            .join(Component, col(Component.id) == Version.component_id)
+            .where(
+                Component.namespace == namespace,
+                Component.name == name,
+                Version.version == version,
+            )
+        ).first()
+        if readme is None:
+            self._version(self._component(namespace, name), version)  # raises the precise 404
+            raise AssertionError("unreachable")
+        return readme
+
+    def record_pull(self, namespace: str, name: str, version: str) -> None:
+        """Count one download of a version (its archive or its component.yaml).
+
+        Two increments in the database, never read-modify-write, so concurrent pulls on any
+        number of replicas all count. Best effort: a download never fails because its counter
+        could not be written (the failure is logged).
+        """
+        component_id = (
+            select(Component.id)
+            .where(Component.namespace == namespace, Component.name == name)
+            .scalar_subquery()
+        )
+        try:
+            self.session.execute(
+                sa.update(Version)
+                .where(col(Version.component_id) == component_id, col(Version.version) == version)
+                .values(pulls=Version.pulls + 1)
+            )
+            self.session.execute(
+                sa.update(Component)
+                .where(col(Component.namespace) == namespace, col(Component.name) == name)
+                .values(pulls=Component.pulls + 1)
+            )
+            self.session.commit()
+        except sa.exc.OperationalError:
+            self.session.rollback()
+            log.warning("could not count a pull of %s/%s@%s", namespace, name, version)
 
     # ----------------------------------------------------------------------------- writing
 
@@ -475,6 +671,8 @@ class ComponentService:
         ).first()
         if component is not None and self._has_version(component, package.version):
             raise self._version_exists(ref)
+        images = self._pin_images(package)
+        main_image = next((i for i in images if i.ref == package.image), None)
         self.storage.put(package.digest, package.data)
         try:
             if not namespace_exists:
@@ -497,8 +695,9 @@ class ComponentService:
                 interface=package.interface,
                 spec_yaml=package.spec_yaml,
                 readme=package.readme,
-                image=package.image,
-                image_pinned=_is_pinned(package.image),
+                image=(main_image.resolved or main_image.ref) if main_image else package.image,
+                image_pinned=bool(main_image and main_image.pinned) or _is_pinned(package.image),
+                images=[i.to_json() for i in images],
                 publisher_id=principal.id,
             )
             self.session.add(row)
@@ -586,7 +785,7 @@ class ComponentService:
             self.session.add(fork)
             self.session.flush()
             for row in versions:
-                copied = row.model_dump(exclude={"id", "component_id"})
+                copied = row.model_dump(exclude={"id", "component_id", "pulls"})
                 copied.update(
                     component_id=fork.id,
                     forked_from=f"{namespace}/{name}@{row.version}",
@@ -617,6 +816,37 @@ class ComponentService:
         return self.get_component(dest_ns, dest_name)
 
     # ----------------------------------------------------------------------------- helpers
+
+    def _pin_images(self, package: ValidatedPackage) -> list[ImageResolution]:
+        """Resolve the main image and every variant image to digests (network, outside any
+        transaction). Unreachable registries leave an image unpinned, with the reason.
+
+        Raises:
+            InvalidPackage: ``invalid_image`` (not an image reference) or ``image_not_found``
+                (its registry answered that it does not exist).
+        """
+        refs = [package.image] + [v.image for v in package.manifest.hardware.variants.values()]
+        unique = list(dict.fromkeys(ref for ref in refs if ref))
+        resolutions: list[ImageResolution] = []
+        for ref in unique:
+            try:
+                if self.images is None:
+                    pinned = _is_pinned(ref)
+                    digest = ref.rpartition("@")[2] if pinned else None
+                    resolutions.append(
+                        ImageResolution(ref=ref, resolved=ref if pinned else None, digest=digest)
+                    )
+                else:
+                    resolutions.append(self.images.resolve(ref))
+            except ValueError as exc:
+                raise InvalidPackage(str(exc), code="invalid_image", image=ref) from None
+            except ImageNotFound as exc:
+                raise InvalidPackage(
+                    f"the image {ref} does not exist: {exc} (push it before publishing)",
+                    code="image_not_found",
+                    image=ref,
+                ) from None
+        return resolutions
 
     def _check_names(self, namespace: str, name: str) -> None:
         if not NAMESPACE_RE.match(namespace):
@@ -687,6 +917,14 @@ class ComponentService:
         )
         for tag in sorted(set(component.tags)):
             self.session.add(ComponentTag(component_id=component.id, tag=tag))
+        search.reindex(
+            self.session,
+            component.id,
+            namespace=component.namespace,
+            name=component.name,
+            manifest=manifest,
+            readme=latest.readme,
+        )
 
     def _component_public(self, component: Component) -> ComponentPublic:
         parent = (
@@ -704,7 +942,9 @@ class ComponentService:
             versions_count=component.versions_count,
             hardware_variants=component.hardware_variants,
             has_gpu=component.has_gpu,
+            has_cpu_only=component.has_cpu_only,
             forks_count=component.forks_count,
+            pulls=component.pulls,
             parent=parent,
             created_at=component.created_at,
             updated_at=component.updated_at,
@@ -720,6 +960,7 @@ class ComponentService:
             yanked=row.yanked,
             yanked_reason=row.yanked_reason,
             published_at=row.published_at,
+            pulls=row.pulls,
         )
 
     def _version_public(self, component: Component, row: Version) -> VersionPublic:
@@ -742,6 +983,7 @@ class ComponentService:
             interface=row.interface,
             image=row.image,
             image_pinned=row.image_pinned,
+            images=row.images,
             publisher=publisher.name if publisher else None,
             yanked_at=row.yanked_at,
             forked_from=(

@@ -6,7 +6,10 @@ import os
 import re
 import tempfile
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
+
+from hub_server.storage import BlobInfo
 
 _DIGEST_RE = re.compile(r"^sha256:([0-9a-f]{64})$")
 
@@ -32,6 +35,9 @@ class LocalStorage:
     def put(self, digest: str, data: bytes) -> None:
         path = self._path(digest)
         if path.exists():
+            # Written again now: make it young, so garbage collection spares it until the
+            # version that names it has committed.
+            os.utime(path)
             return
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
@@ -57,13 +63,18 @@ class LocalStorage:
     def delete(self, digest: str) -> None:
         self._path(digest).unlink(missing_ok=True)
 
-    def iter_digests(self) -> Iterator[str]:
+    def iter_blobs(self) -> Iterator[BlobInfo]:
         base = self.root / "sha256"
         if not base.is_dir():
             return
         for path in sorted(base.glob("??/*")):
             if _DIGEST_RE.match("sha256:" + path.name):
-                yield "sha256:" + path.name
+                stat = path.stat()
+                yield BlobInfo(
+                    digest="sha256:" + path.name,
+                    size=stat.st_size,
+                    modified=datetime.fromtimestamp(stat.st_mtime, UTC),
+                )
 
     def check(self) -> None:
         if not self.root.is_dir() or not os.access(self.root, os.W_OK):

@@ -119,3 +119,27 @@ def test_cli_help_is_fast_and_does_not_import_the_server() -> None:
         "sorted(m for m in sys.modules if m.startswith(('kfp', 'hub_server')))"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+def test_hub_serve_publishes_the_builtins_once(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    env = {"HUB_SEED_BUILTINS": "true", "HUB_ADMIN_TOKEN": "hub_seed-test-token-0123456789"}
+    hub = start_live_hub(data, env=env)
+    try:
+        listed = httpx.get(f"{hub.url}/api/v1/components", params={"namespace": "library"}).json()
+    finally:
+        hub.stop()
+    names = sorted(c["name"] for c in listed["items"])
+    assert names == [
+        "evaluate-model",
+        "load-dataset",
+        "split-data",
+        "train-sklearn",
+        "train-xgboost",
+        "visualize-performance",
+    ]
+    assert "published now: library/" in hub.log.read_text()
+
+    again = start_live_hub(data, env=env)
+    again.stop()
+    assert "all up to date" in again.log.read_text()

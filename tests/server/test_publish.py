@@ -173,7 +173,7 @@ def _refused(
             {
                 "hardware": {
                     "default": "cpu",
-                    "variants": {"cpu": {"resources": {"memory": "lots"}}},
+                    "variants": {"cpu": {"resources": {"memory": "1.5Gi"}}},
                 }
             },
             "invalid_manifest",

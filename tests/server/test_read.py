@@ -169,7 +169,7 @@ def test_component_detail(catalogue: TestClient) -> None:
         (f"{API}/alice/train-xgboost/versions/9.9.9/archive", "version_not_found"),
         (f"{API}/alice/train-xgboost/versions/9.9.9/component.yaml", "version_not_found"),
         (f"{API}/alice/nope/versions/1.0.0/archive", "component_not_found"),
-        ("/api/v1/no/such/route", "not_found"),
+        ("/api/v1/no/such/route", "no_route"),
     ],
 )
 def test_unknown_things_are_404_with_a_json_error(
@@ -264,11 +264,13 @@ def test_resolve_without_spec_parameter(versions: TestClient) -> None:
     assert versions.get(f"{API}/alice/train/resolve").json()["version"] == "1.10.0"
 
 
-def test_invalid_range_is_400(versions: TestClient) -> None:
-    response = versions.get(f"{API}/alice/train/resolve", params={"spec": "^^1 garbage"})
+@pytest.mark.parametrize("spec", ["^^1 garbage", "1.x.3", ">=" * 200 + "1"])
+def test_invalid_range_is_400(versions: TestClient, spec: str) -> None:
+    response = versions.get(f"{API}/alice/train/resolve", params={"spec": spec})
 
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "invalid_range"
+    assert response.json()["error"]["message"].startswith(("invalid range", "a version range"))
 
 
 def test_resolve_by_digest(versions: TestClient) -> None:

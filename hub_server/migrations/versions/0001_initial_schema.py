@@ -140,6 +140,7 @@ def upgrade() -> None:
         sa.Column("readme", sa.Text(), nullable=False),
         sa.Column("image", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
         sa.Column("image_pinned", sa.Boolean(), nullable=False),
+        sa.Column("images", sa.JSON(), nullable=False),
         sa.Column("publisher_id", sa.Integer(), nullable=True),
         sa.Column("published_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("yanked", sa.Boolean(), nullable=False),
