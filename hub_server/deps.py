@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -28,7 +28,11 @@ class AppState:
     """None when image pinning is switched off (``HUB_RESOLVE_IMAGES=false``)."""
 
 
-def get_state(request: Request) -> AppState:
+# The dependencies of every route are async: FastAPI runs sync dependencies in its thread
+# pool, which costs more than the short work they do (see bench/README.md).
+
+
+async def get_state(request: Request) -> AppState:
     state: AppState = request.app.state.hub
     return state
 
@@ -36,7 +40,7 @@ def get_state(request: Request) -> AppState:
 StateDep = Annotated[AppState, Depends(get_state)]
 
 
-def get_session(state: StateDep) -> Iterator[Session]:
+async def get_session(state: StateDep) -> AsyncIterator[Session]:
     with Session(state.engine, expire_on_commit=False) as session:
         yield session
 
@@ -44,7 +48,7 @@ def get_session(state: StateDep) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-def get_components(session: SessionDep, state: StateDep) -> ComponentService:
+async def get_components(session: SessionDep, state: StateDep) -> ComponentService:
     return ComponentService(
         session, state.storage, state.settings.archive_limits, images=state.images
     )
@@ -53,7 +57,7 @@ def get_components(session: SessionDep, state: StateDep) -> ComponentService:
 ComponentsDep = Annotated[ComponentService, Depends(get_components)]
 
 
-def get_auth(session: SessionDep) -> AuthService:
+async def get_auth(session: SessionDep) -> AuthService:
     return AuthService(session)
 
 

@@ -27,6 +27,10 @@ from hub_server.schemas import (
 
 # The prefix lives on the router (not on include_router) so each route's own path, which the
 # metrics use as their label, is the full template.
+# Reads of one row (component, versions, resolve, component.yaml) are async routes calling the
+# service directly: a short indexed query on the event loop costs less than a hop through the
+# thread pool. Calls that can take long or leave the machine (search, publish, archive bytes that
+# may come from S3, writes) stay sync routes and run in the pool.
 router = APIRouter(prefix="/api/v1", responses={"4XX": {"model": ErrorResponse}})
 
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -112,24 +116,26 @@ def list_components(
 
 
 @router.get(ComponentPath, response_model=ComponentDetail)
-def get_component(namespace: str, name: str, components: ComponentsDep) -> ComponentDetail:
+async def get_component(namespace: str, name: str, components: ComponentsDep) -> ComponentDetail:
     return components.get_component(namespace, name)
 
 
 @router.get(ComponentPath + "/versions", response_model=list[VersionSummary])
-def list_versions(namespace: str, name: str, components: ComponentsDep) -> list[VersionSummary]:
+async def list_versions(
+    namespace: str, name: str, components: ComponentsDep
+) -> list[VersionSummary]:
     return components.list_versions(namespace, name)
 
 
 @router.get(VersionPath, response_model=VersionPublic)
-def get_version(
+async def get_version(
     namespace: str, name: str, version: str, components: ComponentsDep
 ) -> VersionPublic:
     return components.get_version(namespace, name, version)
 
 
 @router.get(ComponentPath + "/resolve", response_model=VersionPublic)
-def resolve(
+async def resolve(
     namespace: str,
     name: str,
     components: ComponentsDep,
@@ -166,7 +172,7 @@ def download_archive(
     response_class=Response,
     responses={200: {"content": {"application/yaml": {}}}},
 )
-def download_component_yaml(
+async def download_component_yaml(
     namespace: str,
     name: str,
     version: str,

@@ -6,6 +6,7 @@ are immutable: after the insert only the ``yanked*`` columns of a version row ev
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Sequence
@@ -219,8 +220,12 @@ def _concurrent_write(ref: str) -> Conflict:
     )
 
 
+# Published version strings never change meaning: parse each once per process.
+_parse_version = functools.lru_cache(maxsize=200_000)(semver.Version.parse)
+
+
 def _sort_key(row: Version) -> semver.Version:
-    return semver.Version.parse(row.version)
+    return _parse_version(row.version)
 
 
 class ComponentService:
@@ -350,7 +355,7 @@ class ComponentService:
                 Version.component_id == component.id, col(Version.yanked).is_(False)
             )
         ).all()
-        by_version = {semver.Version.parse(v): vid for vid, v in rows}
+        by_version = {_parse_version(v): vid for vid, v in rows}
         best = semver.max_satisfying(by_version, wanted)
         if best is None:
             raise NotFound(
