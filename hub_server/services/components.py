@@ -72,6 +72,13 @@ class ValidatedPackage:
     data: bytes
 
 
+class _Unset:
+    """Marks an argument the caller did not give (None is a meaningful value)."""
+
+
+_UNSET = _Unset()
+
+
 @dataclass(frozen=True)
 class Blob:
     digest: str
@@ -321,9 +328,11 @@ class ComponentService:
             BadRequest: ``invalid_range``.
             NotFound: ``component_not_found``, ``no_matching_version``.
         """
-        component = self._component(namespace, name)
         spec = (spec or "").strip()
         ref = f"{namespace}/{name}"
+        if not DIGEST_RE.match(spec) and not semver.is_exact(spec):
+            return self._resolve_range(namespace, name, spec)
+        component = self._component(namespace, name)
         if DIGEST_RE.match(spec):
             row = self.session.exec(
                 select(Version).where(Version.component_id == component.id, Version.digest == spec)
@@ -339,6 +348,12 @@ class ComponentService:
         if semver.is_exact(spec):
             # An exact version names that version even when yanked (like npm and pip).
             return self._version_public(component, self._version(component, spec))
+        raise AssertionError("unreachable: digests and exact versions are handled above")
+
+    def _resolve_range(self, namespace: str, name: str, spec: str) -> VersionPublic:
+        """Resolve an npm range in two statements: the candidates (through a join on the
+        component's name), then the winner with its component and publisher."""
+        ref = f"{namespace}/{name}"
         if len(spec) > MAX_RANGE_LENGTH:
             # Parsing is linear but not free; no real range comes near this length.
             raise BadRequest(
@@ -351,22 +366,31 @@ class ComponentService:
         except semver.InvalidRange as exc:
             raise BadRequest(str(exc), code="invalid_range", spec=spec) from None
         rows = self.session.exec(
-            select(Version.id, Version.version).where(
-                Version.component_id == component.id, col(Version.yanked).is_(False)
+            select(Version.id, Version.version)
+            .join(Component, col(Component.id) == col(Version.component_id))
+            .where(
+                Component.namespace == namespace,
+                Component.name == name,
+                col(Version.yanked).is_(False),
             )
         ).all()
         by_version = {_parse_version(v): vid for vid, v in rows}
         best = semver.max_satisfying(by_version, wanted)
         if best is None:
+            self._component(namespace, name)  # the precise 404 when the component is unknown
             raise NotFound(
                 f"no version of {ref} satisfies {spec or '*'!r}",
                 code="no_matching_version",
                 component=ref,
                 spec=spec,
             )
-        row = self.session.get(Version, by_version[best])
-        assert row is not None
-        return self._version_public(component, row)
+        version, component, publisher = self.session.exec(
+            select(Version, Component, User.name)
+            .join(Component, col(Component.id) == col(Version.component_id))
+            .outerjoin(User, col(User.id) == col(Version.publisher_id))
+            .where(Version.id == by_version[best])
+        ).one()
+        return self._version_public(component, version, publisher=publisher)
 
     def read_archive(self, namespace: str, name: str, version: str) -> Blob:
         """The archive bytes of a version (yanked ones too).
@@ -968,12 +992,18 @@ class ComponentService:
             pulls=row.pulls,
         )
 
-    def _version_public(self, component: Component, row: Version) -> VersionPublic:
+    def _version_public(
+        self, component: Component, row: Version, *, publisher: str | _Unset | None = _UNSET
+    ) -> VersionPublic:
+        """The public model of a version; ``publisher`` (the user's name) when the caller has
+        already loaded it, else it is looked up."""
         manifest = row.manifest
         base = (
             f"{API_PREFIX}/components/{component.namespace}/{component.name}/versions/{row.version}"
         )
-        publisher = self.session.get(User, row.publisher_id) if row.publisher_id else None
+        if isinstance(publisher, _Unset):
+            user = self.session.get(User, row.publisher_id) if row.publisher_id else None
+            publisher = user.name if user else None
         return VersionPublic(
             **self._version_summary(row).model_dump(),
             namespace=component.namespace,
@@ -989,7 +1019,7 @@ class ComponentService:
             image=row.image,
             image_pinned=row.image_pinned,
             images=row.images,
-            publisher=publisher.name if publisher else None,
+            publisher=publisher,
             yanked_at=row.yanked_at,
             forked_from=(
                 ParentPublic(ref=row.forked_from, digest=row.forked_from_digest)
