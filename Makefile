@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 DATA_DIR ?= .data
 
-.PHONY: install serve test lint format schema bench clean
+.PHONY: install serve test lint format schema bench bench-full clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,8 +35,11 @@ format: install
 schema: install ## regenerate schemas/hub-manifest.v1.json from the manifest model
 	$(PY) -m hub_server.manifest > schemas/hub-manifest.v1.json
 
-bench: install ## quick resolve throughput against a live hub (see bench/README.md)
-	$(PY) bench/resolve.py
+bench: install ## the benchmark suite, quick sizes (see bench/README.md; needs wrk)
+	$(PY) -m bench.run --quick $(BENCH_ARGS)
+
+bench-full: install ## 1k/10k/100k components (1M versions) on SQLite and PostgreSQL, ~50 min
+	$(PY) -m bench.run --db sqlite,postgres $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache .mypy_cache .ruff_cache
