@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
 from hub_server import __version__
@@ -11,6 +14,7 @@ from hub_server.api.limits import BodyLimitMiddleware
 from hub_server.db import make_engine
 from hub_server.deps import AppState
 from hub_server.oci import ImageResolver
+from hub_server.services.pulls import PullCounter
 from hub_server.settings import Settings
 from hub_server.storage import open_storage
 from hub_server.web import install_catalogue
@@ -34,7 +38,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings.resolved_database_url, pool_size=settings.db_pool_size, echo=settings.db_echo
     )
     storage = open_storage(settings.resolved_storage_url, s3_endpoint_url=settings.s3_endpoint_url)
+    pulls = PullCounter(engine, settings.pull_flush_seconds)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        pulls.start()
+        try:
+            yield
+        finally:
+            await pulls.stop()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="Component Hub",
         version=__version__,
         description="A versioned registry of reusable Kubeflow Pipelines components.",
@@ -49,7 +64,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.resolve_images
         else None
     )
-    app.state.hub = AppState(settings=settings, engine=engine, storage=storage, images=images)
+    app.state.hub = AppState(
+        settings=settings, engine=engine, storage=storage, images=images, pulls=pulls
+    )
     app.state.metrics = ops.Metrics()
     install_error_handlers(app)
     # The multipart envelope around an archive is small: 1 MiB over the archive limit is ample.

@@ -13,6 +13,7 @@ from sqlmodel import Session
 from hub_server.oci import ImageResolver
 from hub_server.services.auth import AuthService, Principal
 from hub_server.services.components import ComponentService
+from hub_server.services.pulls import PullCounter
 from hub_server.settings import Settings
 from hub_server.storage import BlobStorage
 
@@ -26,6 +27,7 @@ class AppState:
     storage: BlobStorage
     images: ImageResolver | None
     """None when image pinning is switched off (``HUB_RESOLVE_IMAGES=false``)."""
+    pulls: PullCounter
 
 
 # The dependencies of every route are async: FastAPI runs sync dependencies in its thread

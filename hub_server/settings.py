@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     insecure_registries: list[str] = Field(default_factory=list)
     """Registries reached over plain HTTP (loopback ones always are)."""
 
+    pull_flush_seconds: float = 1.0
+    """Each worker writes its download counts this often (0: on every download)."""
     seed_builtins: bool = True
     """``hub serve`` publishes the built-in components of ``components/`` under ``library``."""
 

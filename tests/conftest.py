@@ -134,6 +134,9 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         # Pinning images asks registries over the network; tests/server/test_oci.py covers it
         # against a real registry, everything else publishes without it.
         resolve_images=False,
+        # Counts written on every download, so tests read them at once; the buffered path is
+        # tested in tests/server/test_pulls.py.
+        pull_flush_seconds=0,
     )
 
 
@@ -250,6 +253,7 @@ def start_live_hub(data_dir: Path, env: dict[str, str] | None = None) -> LiveHub
         "HUB_LOG_FORMAT": "json",
         "HUB_RESOLVE_IMAGES": "false",
         "HUB_SEED_BUILTINS": "false",
+        "HUB_PULL_FLUSH_SECONDS": "0",
         **(env or {}),
     }
     with log.open("wb") as out:

@@ -154,6 +154,7 @@ def download_archive(
     name: str,
     version: str,
     components: ComponentsDep,
+    state: StateDep,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
     digest = components.version_digest(namespace, name, version)
@@ -162,7 +163,7 @@ def download_archive(
     if _etag_matches(if_none_match, etag):
         return Response(status_code=304, headers=headers)
     blob = components.read_archive(namespace, name, version)
-    components.record_pull(namespace, name, version)
+    state.pulls.add(namespace, name, version)
     headers["Content-Disposition"] = f'attachment; filename="{namespace}-{name}-{version}.tar.gz"'
     return Response(content=blob.data, media_type="application/gzip", headers=headers)
 
@@ -177,6 +178,7 @@ async def download_component_yaml(
     name: str,
     version: str,
     components: ComponentsDep,
+    state: StateDep,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
     spec_yaml, _digest = components.component_yaml(namespace, name, version)
@@ -184,7 +186,7 @@ async def download_component_yaml(
     headers = {"ETag": etag, "Cache-Control": IMMUTABLE}
     if _etag_matches(if_none_match, etag):
         return Response(status_code=304, headers=headers)
-    components.record_pull(namespace, name, version)
+    state.pulls.add(namespace, name, version)
     return Response(content=spec_yaml, media_type="application/yaml", headers=headers)
 
 

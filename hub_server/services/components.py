@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -46,6 +47,7 @@ from hub_server.schemas import (
 )
 from hub_server.services import search
 from hub_server.services.auth import AuthService, Principal
+from hub_server.services.pulls import add_pulls
 from hub_server.storage import BlobStorage
 
 log = logging.getLogger("hub.components")
@@ -649,32 +651,10 @@ class ComponentService:
         return readme
 
     def record_pull(self, namespace: str, name: str, version: str) -> None:
-        """Count one download of a version (its archive or its component.yaml).
-
-        Two increments in the database, never read-modify-write, so concurrent pulls on any
-        number of replicas all count. Best effort: a download never fails because its counter
-        could not be written (the failure is logged).
-        """
-        component_id = (
-            select(Component.id)
-            .where(Component.namespace == namespace, Component.name == name)
-            .scalar_subquery()
-        )
-        try:
-            self.session.execute(
-                sa.update(Version)
-                .where(col(Version.component_id) == component_id, col(Version.version) == version)
-                .values(pulls=Version.pulls + 1)
-            )
-            self.session.execute(
-                sa.update(Component)
-                .where(col(Component.namespace) == namespace, col(Component.name) == name)
-                .values(pulls=Component.pulls + 1)
-            )
-            self.session.commit()
-        except sa.exc.OperationalError:
-            self.session.rollback()
-            log.warning("could not count a pull of %s/%s@%s", namespace, name, version)
+        """Count one download of a version now (routes go through the buffered
+        :class:`hub_server.services.pulls.PullCounter`; this is for scripts and tests)."""
+        add_pulls(self.session, Counter({(namespace, name, version): 1}))
+        self.session.commit()
 
     # ----------------------------------------------------------------------------- writing
 
