@@ -162,7 +162,7 @@ def download_archive(
     headers = {"ETag": etag, "Cache-Control": IMMUTABLE}
     if _etag_matches(if_none_match, etag):
         return Response(status_code=304, headers=headers)
-    blob = components.read_archive(namespace, name, version)
+    blob = components.read_blob(digest)
     state.pulls.add(namespace, name, version)
     headers["Content-Disposition"] = f'attachment; filename="{namespace}-{name}-{version}.tar.gz"'
     return Response(content=blob.data, media_type="application/gzip", headers=headers)

@@ -400,7 +400,14 @@ class ComponentService:
         Raises:
             NotFound: ``component_not_found``, ``version_not_found``, ``blob_missing``.
         """
-        digest = self.version_digest(namespace, name, version)
+        return self.read_blob(self.version_digest(namespace, name, version))
+
+    def read_blob(self, digest: str) -> Blob:
+        """The archive bytes stored under ``digest`` (from :meth:`version_digest`).
+
+        Raises:
+            NotFound: ``blob_missing``.
+        """
         try:
             return Blob(digest=digest, data=self.storage.get(digest))
         except KeyError:
