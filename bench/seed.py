@@ -793,6 +793,8 @@ def component_rows(
         "has_cpu_only": True,
         "forks_count": 0,
         "pulls": sum(v.pulls for v in plan.versions),
+        # Each publish and each yank bumps it once.
+        "revision": len(plan.versions) + sum(v.yanked_reason is not None for v in plan.versions),
         "parent_id": None,
         "parent_ref": None,
         "parent_digest": None,
@@ -1121,6 +1123,7 @@ _IGNORED = {
     "size",
     "publisher_id",
     "pulls",
+    "revision",
     "user_id",
 }
 """Columns that legitimately differ: ids, clocks, the shared archive, counters, publisher."""

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from hub_server import __version__
 from hub_server.api import ops, routes
+from hub_server.api.cache import ReadCacheMiddleware
 from hub_server.api.errors import install_error_handlers
 from hub_server.api.limits import BodyLimitMiddleware
 from hub_server.db import make_engine
@@ -71,6 +72,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     # The multipart envelope around an archive is small: 1 MiB over the archive limit is ample.
     app.add_middleware(BodyLimitMiddleware, max_body_size=settings.max_archive_bytes + 1024 * 1024)
+    # Inside the observability middleware: cache hits are counted, timed and logged like the rest.
+    app.add_middleware(
+        ReadCacheMiddleware,
+        state=app.state.hub,
+        max_bytes=settings.read_cache_mb * 1024 * 1024,
+    )
     app.add_middleware(ops.ObservabilityMiddleware, metrics=app.state.metrics)
     app.include_router(routes.router)
     app.include_router(ops.router)

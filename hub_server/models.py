@@ -84,6 +84,10 @@ class Component(SQLModel, table=True):
     forks_count: int = 0
     pulls: int = Field(default=0, index=True, sa_column_kwargs={"server_default": "0"})
     """Archive and component.yaml downloads of all its versions (a counter, see record_pull)."""
+    revision: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    """Bumped (``revision + 1``, in the writing transaction) by every change a reader of the
+    component's versions can see: publish, yank, un-yank, fork into it. The read cache
+    (:mod:`hub_server.api.cache`) revalidates its answers against it."""
     parent_id: int | None = Field(default=None, foreign_key="components.id", index=True)
     parent_ref: str | None = Field(default=None, max_length=300)
     parent_digest: str | None = Field(default=None, max_length=71)

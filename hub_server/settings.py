@@ -44,6 +44,10 @@ class Settings(BaseSettings):
 
     pull_flush_seconds: float = 1.0
     """Each worker writes its download counts this often (0: on every download)."""
+    read_cache_mb: int = 16
+    """Each worker answers repeated resolve/version/component.yaml reads from memory, checked
+    against the component's row on every request (:mod:`hub_server.api.cache`); this is the
+    memory it may hold, in MiB. 0 switches it off."""
     seed_builtins: bool = True
     """``hub serve`` publishes the built-in components of ``components/`` under ``library``."""
 

@@ -36,10 +36,19 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         limit = self.max_body_size
+        has_body = False
         for key, value in scope.get("headers", []):
-            if key == b"content-length" and value.isdigit() and int(value) > limit:
-                await _send_error(send, _too_large(limit))
-                return
+            if key == b"content-length":
+                if value.isdigit() and int(value) > limit:
+                    await _send_error(send, _too_large(limit))
+                    return
+                has_body = has_body or value != b"0"
+            elif key == b"transfer-encoding":
+                has_body = True
+        if not has_body:
+            # No body coming (most reads): nothing to count.
+            await self.app(scope, receive, send)
+            return
         received = 0
         tripped = False
         started = False

@@ -905,7 +905,15 @@ class ComponentService:
         """Point the component at its latest version and copy that version's display fields.
 
         Latest: the highest non-yanked release; else the highest non-yanked prerelease.
+        Every caller changes what readers of the versions see, so this also bumps the
+        component's revision (atomically: ``revision + 1`` in SQL, never read-modify-write).
         """
+        assert component.id is not None
+        self.session.execute(
+            sa.update(Component)
+            .where(col(Component.id) == component.id)
+            .values(revision=col(Component.revision) + 1)
+        )
         rows = [r for r in self._versions(component) if not r.yanked]
         releases = [r for r in rows if not r.prerelease]
         candidates = releases or rows

@@ -1,0 +1,165 @@
+"""A per-worker cache of the hot read answers, revalidated on every request.
+
+Every pipeline build asks the same few questions: which version does ``^1.2`` select, what is
+in version 1.2.3, give me its ``component.yaml``. The answers change only when the component
+changes (a publish, a yank, an un-yank), and every such change bumps ``components.revision`` in
+the writing transaction (:meth:`hub_server.services.components.ComponentService._refresh_latest`).
+
+The one other figure in these answers is the download counter (``pulls``), which moves with
+every flush of pull counts (:mod:`hub_server.services.pulls`) and always moves the component's
+total too. So each worker keeps the bytes of its recent answers to these reads, tagged with the
+component's *stamp* (revision, pulls) read *before* the answer was computed, and serves a
+request from them after one indexed read of that stamp: equal, the stored answer is still
+exactly what the app would answer; different (or the component gone), the request goes to the
+app as usual and its answer replaces the entry. The stamp is read before the answer is
+computed, so a change that commits in between can only make an entry look older than it is,
+never newer: an answer is never served after a change it does not show. Every worker and every
+replica reads the same row, so there is nothing to invalidate across processes.
+
+A version's ``component.yaml`` is immutable (versions are never changed or deleted, and the
+file holds no counter), so its entries are served without reading anything.
+
+Only complete ``200`` answers to plain ``GET`` requests are kept (no ``If-None-Match``: the app
+answers conditional requests); they do not depend on the caller (these reads are public), so
+the key is the path and query string. A hit is answered with the same status, headers and body
+the app gave, plus ``x-hub-cache: hit``; hits of ``component.yaml`` count a pull, as the route
+does. Entries are evicted least recently used beyond ``max_bytes``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from hub_server.deps import AppState
+
+# The cached routes (hub_server/api/routes.py): resolve, the versions list, one version, and
+# one version's component.yaml; not the archive (large bytes, served from blob storage).
+_CACHED_PATH = re.compile(
+    r"^/api/v1/components/(?P<namespace>[^/]+)/(?P<name>[^/]+)/"
+    r"(?:resolve|versions(?:/(?P<version>[^/]+)(?P<yaml>/component\.yaml)?)?)$"
+)
+_STAMP = sa.text(
+    "SELECT revision, pulls FROM components WHERE namespace = :namespace AND name = :name"
+)
+_HIT = (b"x-hub-cache", b"hit")
+_IMMUTABLE = (-1, -1)
+"""The stamp of answers that never change (component.yaml)."""
+MAX_ENTRY_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    stamp: tuple[int, int]
+    """The component's (revision, pulls) read before the answer was computed, or
+    ``_IMMUTABLE``."""
+    headers: list[tuple[bytes, bytes]]
+    body: bytes
+    route: Any
+    """The route that answered (the metrics label hits with its template)."""
+
+
+class ReadCacheMiddleware:
+    """Serve repeated hot reads from this worker's memory (see the module docstring).
+
+    Args:
+        app: the rest of the stack.
+        state: the app's state (engine for the stamp read, pull counter).
+        max_bytes: the bodies kept, in bytes, at most; 0 switches the cache off.
+    """
+
+    def __init__(self, app: ASGIApp, state: AppState, max_bytes: int) -> None:
+        self.app = app
+        self.state = state
+        self.max_bytes = max_bytes
+        self.size = 0
+        self.entries: OrderedDict[tuple[str, bytes], _Entry] = OrderedDict()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "GET" or self.max_bytes <= 0:
+            await self.app(scope, receive, send)
+            return
+        match = _CACHED_PATH.match(scope["path"])
+        if match is None or any(key == b"if-none-match" for key, _ in scope["headers"]):
+            await self.app(scope, receive, send)
+            return
+        namespace, name = match["namespace"], match["name"]
+        key = (scope["path"], scope["query_string"])
+        entry = self.entries.get(key)
+        stamp: tuple[int, int] | None = _IMMUTABLE
+        if not match["yaml"]:
+            try:
+                stamp = self._stamp(namespace, name)
+            except sa.exc.SQLAlchemyError:
+                stamp = None  # the app meets the same error and answers it properly
+            if stamp is None:
+                await self.app(scope, receive, send)
+                return
+        if entry is not None and entry.stamp == stamp:
+            self.entries.move_to_end(key)
+            scope["route"] = entry.route
+            if match["yaml"]:
+                self.state.pulls.add(namespace, name, match["version"])
+            await send({"type": "http.response.start", "status": 200, "headers": entry.headers})
+            await send({"type": "http.response.body", "body": entry.body})
+            return
+        await self._fill(key, stamp, scope, receive, send)
+
+    def _stamp(self, namespace: str, name: str) -> tuple[int, int] | None:
+        with self.state.engine.connect() as conn:
+            row = conn.execute(_STAMP, {"namespace": namespace, "name": name}).first()
+        return None if row is None else (int(row[0]), int(row[1]))
+
+    async def _fill(
+        self,
+        key: tuple[str, bytes],
+        stamp: tuple[int, int],
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+    ) -> None:
+        """Let the app answer, and keep the answer when it is a complete 200."""
+        status = 0
+        headers: list[tuple[bytes, bytes]] = []
+        chunks: list[bytes] = []
+        size = 0
+
+        async def capture(message: Message) -> None:
+            nonlocal status, headers, size
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = list(message.get("headers", []))
+            elif message["type"] == "http.response.body" and status == 200:
+                body = message.get("body", b"")
+                size += len(body)
+                if size <= MAX_ENTRY_BYTES:
+                    chunks.append(body)
+            await send(message)
+
+        await self.app(scope, receive, capture)
+        if status != 200 or size > MAX_ENTRY_BYTES:
+            return
+        self._store(
+            key,
+            _Entry(
+                stamp=stamp,
+                headers=[*headers, _HIT],
+                body=b"".join(chunks),
+                route=scope.get("route"),
+            ),
+        )
+
+    def _store(self, key: tuple[str, bytes], entry: _Entry) -> None:
+        old = self.entries.pop(key, None)
+        if old is not None:
+            self.size -= len(old.body)
+        self.entries[key] = entry
+        self.size += len(entry.body)
+        while self.size > self.max_bytes and self.entries:
+            _, evicted = self.entries.popitem(last=False)
+            self.size -= len(evicted.body)

@@ -1,0 +1,181 @@
+"""The per-worker read cache (hub_server/api/cache.py): hits answer exactly what the app would,
+and no change (publish, yank, un-yank, downloads) is ever hidden by it, also across workers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+
+from hub_server.app import create_app
+from hub_server.settings import Settings
+
+Publish = Callable[..., httpx.Response]
+BASE = "/api/v1/components/alice/train"
+RESOLVE = BASE + "/resolve?spec=^1"
+VERSION = BASE + "/versions/1.0.0"
+YAML = VERSION + "/component.yaml"
+HOT = [RESOLVE, BASE + "/versions", VERSION, YAML]
+
+
+@pytest.fixture
+def worker(settings: Settings) -> Iterator[TestClient]:
+    """A second worker: its own app and cache over the same database."""
+    app = create_app(settings)
+    with TestClient(app) as hub:
+        yield hub
+    app.state.hub.engine.dispose()
+
+
+@pytest.fixture
+def statements(app: Any) -> Iterator[list[str]]:
+    """The SQL statements the app's engine runs."""
+    seen: list[str] = []
+
+    def record(*args: Any) -> None:
+        seen.append(args[2])
+
+    engine = app.state.hub.engine
+    sa.event.listen(engine, "before_cursor_execute", record)
+    yield seen
+    sa.event.remove(engine, "before_cursor_execute", record)
+
+
+def _without_volatile(response: httpx.Response) -> dict[str, str]:
+    return {k: v for k, v in response.headers.items() if k not in {"x-request-id", "x-hub-cache"}}
+
+
+@pytest.mark.parametrize("path", HOT)
+def test_a_hit_answers_the_same_bytes_and_headers_with_one_indexed_read(
+    client: TestClient,
+    alice: dict[str, str],
+    publish: Publish,
+    statements: list[str],
+    path: str,
+) -> None:
+    assert publish("alice", alice).status_code == 201
+    first = client.get(path)
+    assert first.status_code == 200
+    assert "x-hub-cache" not in first.headers
+    statements.clear()
+    second = client.get(path)
+    assert second.headers["x-hub-cache"] == "hit"
+    assert second.content == first.content
+    assert _without_volatile(second) == _without_volatile(first)
+    # The hit read the component's stamp and nothing else (no route, no service); an immutable
+    # component.yaml not even that. (UPDATEs: the download counted by component.yaml.)
+    reads = [s for s in statements if not s.lstrip().upper().startswith("UPDATE")]
+    if path == YAML:
+        assert reads == []
+    else:
+        assert len(reads) == 1
+        assert "revision" in reads[0]
+
+
+def test_publishing_and_yanking_on_another_worker_is_seen_at_once(
+    client: TestClient, worker: TestClient, alice: dict[str, str], publish: Publish
+) -> None:
+    assert publish("alice", alice).status_code == 201
+    assert client.get(RESOLVE).json()["version"] == "1.0.0"
+    assert client.get(RESOLVE).headers["x-hub-cache"] == "hit"
+
+    assert publish("alice", alice, version="1.1.0").status_code == 201
+    assert client.get(RESOLVE).json()["version"] == "1.1.0"
+    versions = [v["version"] for v in client.get(BASE + "/versions").json()]
+    assert versions == ["1.1.0", "1.0.0"]
+
+    yank = worker.post(BASE + "/versions/1.1.0/yank", json={"reason": "broken"}, headers=alice)
+    assert yank.status_code == 200
+    assert client.get(RESOLVE).json()["version"] == "1.0.0"
+    assert client.get(BASE + "/versions/1.1.0").json()["yanked"] is True
+
+    assert worker.delete(BASE + "/versions/1.1.0/yank", headers=alice).status_code == 200
+    assert client.get(RESOLVE).json()["version"] == "1.1.0"
+    assert client.get(BASE + "/versions/1.1.0").json()["yanked"] is False
+
+
+def test_download_counts_in_cached_answers_are_current(
+    client: TestClient, worker: TestClient, alice: dict[str, str], publish: Publish
+) -> None:
+    assert publish("alice", alice).status_code == 201
+    assert client.get(VERSION).json()["pulls"] == 0
+    assert client.get(VERSION).headers["x-hub-cache"] == "hit"
+    assert worker.get(YAML).status_code == 200
+    assert worker.get(YAML).headers["x-hub-cache"] == "hit"
+    assert client.get(VERSION).json()["pulls"] == 2, "a hit of component.yaml counts a pull"
+    assert client.get(RESOLVE).json()["pulls"] == 2
+
+
+def test_misses_errors_and_conditional_requests_go_to_the_app(
+    client: TestClient, alice: dict[str, str], publish: Publish
+) -> None:
+    for _ in range(2):
+        missing = client.get("/api/v1/components/alice/nope/resolve?spec=^1")
+        assert missing.status_code == 404
+        assert missing.json()["error"]["code"] == "component_not_found"
+        assert "x-hub-cache" not in missing.headers
+    assert publish("alice", alice).status_code == 201
+    for _ in range(2):
+        unmatched = client.get(BASE + "/resolve?spec=^9")
+        assert unmatched.status_code == 404
+        assert "x-hub-cache" not in unmatched.headers
+    etag = client.get(YAML).headers["etag"]
+    for _ in range(2):
+        conditional = client.get(YAML, headers={"If-None-Match": etag})
+        assert conditional.status_code == 304
+        assert "x-hub-cache" not in conditional.headers
+
+
+def test_hits_are_counted_under_their_route_template(
+    client: TestClient, alice: dict[str, str], publish: Publish
+) -> None:
+    assert publish("alice", alice).status_code == 201
+    for _ in range(3):
+        client.get(RESOLVE)
+    metrics = client.get("/metrics").text
+    line = next(
+        line
+        for line in metrics.splitlines()
+        if line.startswith("hub_http_requests_total")
+        and 'route="/api/v1/components/{namespace}/{name}/resolve"' in line
+        and 'status="200"' in line
+    )
+    assert line.endswith(" 3.0")
+
+
+def test_the_cache_stays_within_its_memory_bound(
+    settings: Settings, client: TestClient, alice: dict[str, str], publish: Publish
+) -> None:
+    for minor in range(4):
+        assert publish("alice", alice, version=f"1.{minor}.0").status_code == 201
+    app = create_app(settings.model_copy(update={"read_cache_mb": 0}))
+    try:
+        with TestClient(app) as hub:
+            hub.get(RESOLVE)
+            assert "x-hub-cache" not in hub.get(RESOLVE).headers, "0 switches it off"
+    finally:
+        app.state.hub.engine.dispose()
+    cache = _read_cache(client.app)
+    body = len(client.get(BASE + "/versions/1.0.0").content)
+    cache.max_bytes = int(body * 2.5)
+    for minor in range(4):
+        client.get(BASE + f"/versions/1.{minor}.0")
+        assert cache.size <= cache.max_bytes
+    assert len(cache.entries) == 2
+    # The two most recently used stay.
+    assert client.get(BASE + "/versions/1.3.0").headers["x-hub-cache"] == "hit"
+    assert "x-hub-cache" not in client.get(BASE + "/versions/1.0.0").headers
+
+
+def _read_cache(app: Any) -> Any:
+    from hub_server.api.cache import ReadCacheMiddleware
+
+    layer = app.middleware_stack
+    while layer is not None and not isinstance(layer, ReadCacheMiddleware):
+        layer = getattr(layer, "app", None)
+    assert layer is not None
+    return layer
