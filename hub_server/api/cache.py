@@ -91,15 +91,10 @@ class ReadCacheMiddleware:
         namespace, name = match["namespace"], match["name"]
         key = (scope["path"], scope["query_string"])
         entry = self.entries.get(key)
-        stamp: tuple[int, int] | None = _IMMUTABLE
-        if not match["yaml"]:
-            try:
-                stamp = self._stamp(namespace, name)
-            except sa.exc.SQLAlchemyError:
-                stamp = None  # the app meets the same error and answers it properly
-            if stamp is None:
-                await self.app(scope, receive, send)
-                return
+        stamp = _IMMUTABLE if match["yaml"] else self._stamp(namespace, name)
+        if stamp is None:
+            await self.app(scope, receive, send)
+            return
         if entry is not None and entry.stamp == stamp:
             self.entries.move_to_end(key)
             scope["route"] = entry.route
@@ -111,8 +106,13 @@ class ReadCacheMiddleware:
         await self._fill(key, stamp, scope, receive, send)
 
     def _stamp(self, namespace: str, name: str) -> tuple[int, int] | None:
-        with self.state.engine.connect() as conn:
-            row = conn.execute(_STAMP, {"namespace": namespace, "name": name}).first()
+        """The component's (revision, pulls); None when it does not exist or the read fails
+        (the app then meets the same and answers it properly)."""
+        try:
+            with self.state.engine.connect() as conn:
+                row = conn.execute(_STAMP, {"namespace": namespace, "name": name}).first()
+        except sa.exc.SQLAlchemyError:
+            return None
         return None if row is None else (int(row[0]), int(row[1]))
 
     async def _fill(
