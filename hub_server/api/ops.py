@@ -116,7 +116,7 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 
 @router.get("/healthz", summary="Liveness: the process answers")
-def healthz() -> dict[str, str]:
+async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
