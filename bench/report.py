@@ -265,11 +265,20 @@ def plot(results: dict[str, Any], path: Path) -> Path | None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    keys = ["resolve", "search", "search_gpu"]
+    # Only the calls this run measured (a run limited by --scenarios may have none of them).
+    keys = [
+        key
+        for key in ("resolve", "search", "search_gpu")
+        if any(
+            size["scenarios"].get(key, {}).get("results")
+            for run in results["runs"]
+            for size in run["sizes"]
+        )
+    ]
     connections = sorted(
         {r["connections"] for run in results["runs"] for s in run["sizes"] for r in s["ceiling"]}
     )
-    if not connections:
+    if not connections or not keys:
         return None
     fig, axes = plt.subplots(
         len(connections), len(keys), figsize=(5 * len(keys), 3.6 * len(connections)), squeeze=False
