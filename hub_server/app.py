@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from hub_server import __version__
 from hub_server.api import ops, routes
-from hub_server.api.cache import ReadCacheMiddleware
+from hub_server.api.cache import ReadCacheMiddleware, StampReader
 from hub_server.api.errors import install_error_handlers
 from hub_server.api.limits import BodyLimitMiddleware
 from hub_server.db import make_engine
@@ -40,6 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     storage = open_storage(settings.resolved_storage_url, s3_endpoint_url=settings.s3_endpoint_url)
     pulls = PullCounter(engine, settings.pull_flush_seconds)
+    stamps = StampReader(engine)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await pulls.stop()
+            stamps.close()
 
     app = FastAPI(
         lifespan=lifespan,
@@ -75,7 +77,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Inside the observability middleware: cache hits are counted, timed and logged like the rest.
     app.add_middleware(
         ReadCacheMiddleware,
-        state=app.state.hub,
+        stamps=stamps,
+        pulls=pulls,
         max_bytes=settings.read_cache_mb * 1024 * 1024,
     )
     app.add_middleware(ops.ObservabilityMiddleware, metrics=app.state.metrics)

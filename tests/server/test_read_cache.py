@@ -58,6 +58,8 @@ def _without_volatile(response: httpx.Response) -> dict[str, str]:
 
 @pytest.mark.parametrize("path", HOT)
 def test_a_hit_answers_the_same_bytes_and_headers_with_one_indexed_read(
+    app: Any,
+    monkeypatch: pytest.MonkeyPatch,
     client: TestClient,
     alice: dict[str, str],
     publish: Publish,
@@ -68,17 +70,24 @@ def test_a_hit_answers_the_same_bytes_and_headers_with_one_indexed_read(
     first = client.get(path)
     assert first.status_code == 200
     assert "x-hub-cache" not in first.headers
+    stamps = _read_cache(app).stamps
+    reads: list[tuple[str, str]] = []
+    read = stamps.read
+    monkeypatch.setattr(stamps, "read", lambda *ref: reads.append(ref) or read(*ref))
     statements.clear()
     second = client.get(path)
     assert second.headers["x-hub-cache"] == "hit"
     assert second.content == first.content
     assert _without_volatile(second) == _without_volatile(first)
-    # The hit read the component's stamp on one connection and ran nothing else (no route, no
-    # service); an immutable component.yaml not even that (its one write is the pull count).
+    # The hit read the component's stamp on the cache's own connection and ran nothing else: no
+    # route, no service, no pooled connection. An immutable component.yaml does not even read
+    # the stamp (its one write is the pull count).
     if path == YAML:
+        assert reads == []
         assert all(s == "checkout" or s.lstrip().startswith("UPDATE") for s in statements)
     else:
-        assert statements == ["checkout"]
+        assert reads == [("alice", "train")]
+        assert statements == []
 
 
 def test_publishing_and_yanking_on_another_worker_is_seen_at_once(
@@ -184,3 +193,20 @@ def _read_cache(app: Any) -> Any:
         layer = getattr(layer, "app", None)
     assert layer is not None
     return layer
+
+
+def test_a_broken_stamp_connection_costs_one_miss_and_is_replaced(
+    app: Any, client: TestClient, alice: dict[str, str], publish: Publish
+) -> None:
+    assert publish("alice", alice).status_code == 201
+    client.get(RESOLVE)
+    assert client.get(RESOLVE).headers["x-hub-cache"] == "hit"
+    stamps = _read_cache(app).stamps
+    broken = stamps.connection
+    broken.close()  # as if the database had dropped it
+    answer = client.get(RESOLVE)
+    assert answer.status_code == 200, "the app answers while the cache cannot check"
+    assert "x-hub-cache" not in answer.headers
+    assert stamps.connection is None
+    assert client.get(RESOLVE).headers["x-hub-cache"] == "hit"
+    assert stamps.connection is not broken
