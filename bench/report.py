@@ -109,7 +109,9 @@ def _growth_table(results: dict[str, Any], run: dict[str, Any]) -> list[str]:
     )
     lines = [header + " |", "|---|--:|" + "---|" * len(sizes)]
     keys = [
-        k for k in ("resolve", "search", "search_gpu") if any(k in s["scenarios"] for s in sizes)
+        k
+        for k in ("resolve", "resolve_uncached", "search", "search_gpu")
+        if any(k in s["scenarios"] for s in sizes)
     ]
     connections = sorted(
         {r["connections"] for s in sizes for r in s.get("ceiling", [])}
@@ -268,7 +270,7 @@ def plot(results: dict[str, Any], path: Path) -> Path | None:
     # Only the calls this run measured (a run limited by --scenarios may have none of them).
     keys = [
         key
-        for key in ("resolve", "search", "search_gpu")
+        for key in ("resolve", "resolve_uncached", "search", "search_gpu")
         if any(
             size["scenarios"].get(key, {}).get("results")
             for run in results["runs"]

@@ -62,6 +62,12 @@ class Scenario:
 
 SCENARIOS = [
     Scenario("resolve", "resolve a caret range (^M.m)", 200, growth=True),
+    Scenario(
+        "resolve_uncached",
+        "resolve, past the read cache (Cache-Control: no-cache)",
+        200,
+        growth=True,
+    ),
     Scenario("version", "get one version", 200),
     Scenario("component_yaml", "download component.yaml", 200),
     Scenario("archive", "download an archive (200)", 200),
@@ -196,12 +202,13 @@ def read_requests(key: str, targets: list[Target], words: list[str], rng: random
         base = f"{API}/{t.namespace}/{t.name}"
         version, _yanked, _pre, digest = rng.choice(t.versions)
         exact = f"{base}/versions/{quote(version, safe='')}"
-        if key == "resolve":
+        if key in ("resolve", "resolve_uncached"):
             live = [v for v, yanked, pre, _ in t.versions if not yanked and not pre]
             if not live:
                 continue
             major, minor = rng.choice(live).split("+")[0].split(".")[:2]
-            requests.append(("GET", f"{base}/resolve?spec=%5E{major}.{minor}", "-", {}))
+            headers = {"Cache-Control": "no-cache"} if key == "resolve_uncached" else {}
+            requests.append(("GET", f"{base}/resolve?spec=%5E{major}.{minor}", "-", headers))
         elif key == "version":
             requests.append(("GET", exact, "-", {}))
         elif key == "component_yaml":

@@ -19,11 +19,12 @@ replica reads the same row, so there is nothing to invalidate across processes.
 A version's ``component.yaml`` is immutable (versions are never changed or deleted, and the
 file holds no counter), so its entries are served without reading anything.
 
-Only complete ``200`` answers to plain ``GET`` requests are kept (no ``If-None-Match``: the app
-answers conditional requests); they do not depend on the caller (these reads are public), so
-the key is the path and query string. A hit is answered with the same status, headers and body
-the app gave, plus ``x-hub-cache: hit``; hits of ``component.yaml`` count a pull, as the route
-does. Entries are evicted least recently used beyond ``max_bytes``.
+Only complete ``200`` answers to plain ``GET`` requests are kept. Conditional requests
+(``If-None-Match``) go to the app, which answers them with a 304, and so do requests with
+``Cache-Control: no-cache`` (or ``no-store``). These reads are public, so the answers do not
+depend on the caller and the key is the path and query string. A hit is answered with the same
+status, headers and body the app gave, plus ``x-hub-cache: hit``; hits of ``component.yaml``
+count a pull, as the route does. Entries are evicted least recently used beyond ``max_bytes``.
 """
 
 from __future__ import annotations
@@ -64,6 +65,14 @@ class _Entry:
     body: bytes
     route: Any
     """The route that answered (the metrics label hits with its template)."""
+
+
+def _bypass(key: bytes, value: bytes) -> bool:
+    """Conditional requests go to the app (it answers 304s), and so do requests that ask for
+    an answer computed afresh (``Cache-Control: no-cache`` or ``no-store``)."""
+    if key == b"if-none-match":
+        return True
+    return key == b"cache-control" and (b"no-cache" in value or b"no-store" in value)
 
 
 class StampReader:
@@ -145,7 +154,7 @@ class ReadCacheMiddleware:
             await self.app(scope, receive, send)
             return
         match = _CACHED_PATH.match(scope["path"])
-        if match is None or any(key == b"if-none-match" for key, _ in scope["headers"]):
+        if match is None or any(_bypass(key, value) for key, value in scope["headers"]):
             await self.app(scope, receive, send)
             return
         namespace, name = match["namespace"], match["name"]

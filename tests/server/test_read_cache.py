@@ -137,6 +137,11 @@ def test_misses_errors_and_conditional_requests_go_to_the_app(
         unmatched = client.get(BASE + "/resolve?spec=^9")
         assert unmatched.status_code == 404
         assert "x-hub-cache" not in unmatched.headers
+    client.get(RESOLVE)
+    for value in ("no-cache", "no-store", "max-age=0, no-cache"):
+        fresh = client.get(RESOLVE, headers={"Cache-Control": value})
+        assert fresh.status_code == 200
+        assert "x-hub-cache" not in fresh.headers
     etag = client.get(YAML).headers["etag"]
     for _ in range(2):
         conditional = client.get(YAML, headers={"If-None-Match": etag})

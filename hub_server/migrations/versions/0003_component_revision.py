@@ -20,10 +20,12 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("components", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("revision", sa.Integer(), nullable=False, server_default="0"))
+    op.add_column(
+        "components", sa.Column("revision", sa.Integer(), nullable=False, server_default="0")
+    )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("components", schema=None) as batch_op:
-        batch_op.drop_column("revision")
+    # Plain ALTER TABLE ... DROP COLUMN (SQLite 3.35+), not a batch table copy: copying
+    # "components" would drop a table that versions reference while foreign keys are on.
+    op.drop_column("components", "revision")
