@@ -113,6 +113,12 @@ class Version(SQLModel, table=True):
             "component_id", "major", "minor", "patch", "prerelease", name="uq_versions_precedence"
         ),
         sa.Index("ix_versions_component_version", "component_id", "version", unique=True),
+        # Resolving a range reads the live versions of one component: this index answers it
+        # alone (SQLite: the rowid is in every index; PostgreSQL: INCLUDE id), so the large
+        # rows are never read for it.
+        sa.Index(
+            "ix_versions_live", "component_id", "yanked", "version", postgresql_include=["id"]
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -373,7 +373,7 @@ class ComponentService:
             .where(
                 Component.namespace == namespace,
                 Component.name == name,
-                col(Version.yanked).is_(False),
+                col(Version.yanked) == sa.false(),  # "= false" (an index key), not "IS false"
             )
         ).all()
         by_version = {_parse_version(v): vid for vid, v in rows}
