@@ -212,7 +212,8 @@ def markdown(results: dict[str, Any]) -> str:
         f"- Setup: `hub serve --workers {c['workers']}` (HUB_LOG_LEVEL={c['log_level']}) and the "
         f"ceiling (bare FastAPI, uvicorn --workers {c['workers']} --loop uvloop --http httptools)"
         f" on 127.0.0.1; wrk (1 thread) from another process, {c['duration']:g} s per figure "
-        f"after {c['warmup']:g} s of warm-up; requests rotate over {c['sample']:,} random "
+        f"after a warm-up of at least {c['warmup']:g} s (until each distinct request was sent "
+        f"~5 times, at most 30 s); requests rotate over {c['sample']:,} random "
         "components (and ~200 search words), never one hot row.",
         f"- Run time {results.get('elapsed_s', 0) // 60} min.",
         "",
