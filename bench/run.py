@@ -232,7 +232,11 @@ def publish_requests(
 ) -> list[Request]:
     """``count`` distinct new versions of existing components, as real packages (their latest
     version's hub.yaml, spec and README with a new version number), packed with ``pack`` and
-    wrapped in the multipart body ``hub publish`` sends."""
+    wrapped in the multipart body ``hub publish`` sends.
+
+    Each spec also gets a comment line naming the new version, so no two publishes carry the
+    same spec file: a real new version usually changes its spec (code, image, interface), and
+    the hub must read every new spec in full (kfp parses it), never a remembered one."""
     folder.mkdir(parents=True, exist_ok=True)
     sources = []
     with engine.connect() as conn:
@@ -261,7 +265,9 @@ def publish_requests(
         (package / "hub.yaml").write_text(
             yaml.safe_dump({**manifest, "version": version}, sort_keys=False)
         )
-        (package / manifest.get("component", "component.yaml")).write_text(spec)
+        (package / manifest.get("component", "component.yaml")).write_text(
+            f"{spec.rstrip()}\n# {t.namespace}/{t.name} {version}\n"
+        )
         (package / manifest.get("readme", "README.md")).write_text(readme)
         data = pack(package)
         shutil.rmtree(package)
