@@ -3,6 +3,19 @@
 Both formats load: KFP v2 IR YAML (what ``kfp.compiler`` writes) and v1 ``component.yaml``.
 kfp's loaded ``InputSpec``/``OutputSpec`` keep type, default and optionality but drop the
 descriptions, so those are read from the same document kfp just accepted.
+
+kfp's ``load_component_from_text(text)`` is ``ComponentSpec.from_yaml_documents(text)`` wrapped
+in a ``YamlComponent`` that checks nothing more; ``from_yaml_documents`` parses the text with
+PyYAML's pure-Python loader (nine tenths of its time) and hands the dict to
+``ComponentSpec.from_v1_component_spec`` or ``ComponentSpec.from_ir_dicts``. The package's
+spec has already been parsed by :func:`hub_server.archive.load_yaml` (libyaml, the same safe
+constructor, and stricter: one document, no aliases, no duplicate keys), so :func:`load_spec`
+hands that dict to the same two kfp functions and skips the second parse. A test checks that
+both ways give equal specs and refuse the same documents.
+
+Only ``kfp.dsl.structures`` is imported, never ``kfp.components``: with ``_KFP_RUNTIME=true``
+(kfp's switch for its lean runtime image, which ``hub serve`` sets for its workers) importing it
+costs ~4 MiB instead of the ~50 MiB of kfp's client, compiler and Kubernetes models.
 """
 
 from __future__ import annotations
@@ -41,6 +54,33 @@ def _descriptions(document: dict[str, Any]) -> tuple[dict[str, str], dict[str, s
     return inputs, outputs, "v1"
 
 
+def load_spec(spec_text: str, document: dict[str, Any]) -> Any:
+    """kfp's ``ComponentSpec`` of a spec, as ``load_component_from_text(spec_text)`` gives it.
+
+    Args:
+        spec_text: the spec as text.
+        document: the same spec parsed by :func:`hub_server.archive.load_yaml` (kfp may change
+            it: read what you need from it first).
+
+    Returns:
+        The ``kfp.dsl.structures.ComponentSpec``.
+
+    Raises:
+        Exception: whatever kfp raises for a spec it refuses.
+    """
+    from kfp.dsl import structures, v1_structures
+
+    if "implementation" in document:
+        return structures.ComponentSpec.from_v1_component_spec(
+            v1_structures.ComponentSpec.from_dict(document)
+        )
+    spec = structures.ComponentSpec.from_ir_dicts(document, {})
+    if not spec.description and "# Description: " in spec_text:
+        # kfp reads an IR spec's description from the header comment kfp.compiler writes.
+        spec = structures.ComponentSpec.from_yaml_documents(spec_text)
+    return spec
+
+
 def read_interface(spec_text: str, document: dict[str, Any], *, path: str) -> dict[str, Any]:
     """Load a component spec with kfp and describe its interface.
 
@@ -57,17 +97,15 @@ def read_interface(spec_text: str, document: dict[str, Any], *, path: str) -> di
     Raises:
         InvalidPackage: ``invalid_component_spec`` when kfp cannot load it.
     """
-    from kfp import components
-
     if not isinstance(document, dict):
         raise InvalidPackage(
             f"{path} is not a KFP component spec (expected a mapping)",
             code="invalid_component_spec",
             path=path,
         )
+    in_docs, out_docs, fmt = _descriptions(document)
     try:
-        component = components.load_component_from_text(spec_text)
-        spec = component.component_spec
+        spec = load_spec(spec_text, document)
     except Exception as exc:  # kfp raises a wide variety of types for bad specs
         raise InvalidPackage(
             f"{path} is not a valid KFP component spec: {exc}",
@@ -75,7 +113,6 @@ def read_interface(spec_text: str, document: dict[str, Any], *, path: str) -> di
             path=path,
             kfp_error=f"{type(exc).__name__}: {exc}",
         ) from None
-    in_docs, out_docs, fmt = _descriptions(document)
     container = getattr(spec.implementation, "container", None)
     inputs = [
         {
