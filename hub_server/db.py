@@ -15,6 +15,7 @@ read lock halfway. PostgreSQL needs none of this: its writers lock rows, not the
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import weakref
@@ -184,6 +185,9 @@ def migrate(engine: Engine, revision: str = "head") -> None:
         engine: the engine to migrate through (its URL and dialect are used).
         revision: the Alembic revision to upgrade to.
     """
+    # Importing alembic logs which plugins it sets up; imported at start-up (as it was before
+    # it became lazy) those lines came before logging was configured and nobody saw them.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     from alembic import command
 
     config = alembic_config(engine.url.render_as_string(hide_password=False))

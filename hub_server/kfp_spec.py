@@ -10,7 +10,8 @@ PyYAML's pure-Python loader (nine tenths of its time) and hands the dict to
 ``ComponentSpec.from_v1_component_spec`` or ``ComponentSpec.from_ir_dicts``. The package's
 spec has already been parsed by :func:`hub_server.archive.load_yaml` (libyaml, the same safe
 constructor, and stricter: one document, no aliases, no duplicate keys), so :func:`load_spec`
-hands that dict to the same two kfp functions and skips the second parse. A test checks that
+hands that dict to the same two kfp functions (and reads an IR spec's header description as kfp
+does) and skips the second parse. A test checks that
 both ways give equal specs and refuse the same documents.
 
 Only ``kfp.dsl.structures`` is imported, never ``kfp.components``: with ``_KFP_RUNTIME=true``
@@ -59,8 +60,8 @@ def load_spec(spec_text: str, document: dict[str, Any]) -> Any:
 
     Args:
         spec_text: the spec as text.
-        document: the same spec parsed by :func:`hub_server.archive.load_yaml` (kfp may change
-            it: read what you need from it first).
+        document: the same spec parsed by :func:`hub_server.archive.load_yaml` (kfp reads
+            it, as it reads the dict it parses itself, and leaves it as it was).
 
     Returns:
         The ``kfp.dsl.structures.ComponentSpec``.
@@ -75,10 +76,26 @@ def load_spec(spec_text: str, document: dict[str, Any]) -> Any:
             v1_structures.ComponentSpec.from_dict(document)
         )
     spec = structures.ComponentSpec.from_ir_dicts(document, {})
-    if not spec.description and "# Description: " in spec_text:
-        # kfp reads an IR spec's description from the header comment kfp.compiler writes.
-        spec = structures.ComponentSpec.from_yaml_documents(spec_text)
+    if not spec.description:
+        spec.description = _header_description(spec_text)
     return spec
+
+
+def _header_description(spec_text: str) -> str | None:
+    """The description in the header comment ``kfp.compiler`` writes above an IR spec: what
+    ``ComponentSpec.from_yaml_documents`` reads when the IR has none (its ``extract_description``,
+    kfp 2.x, line for line; tests/server/test_kfp_spec.py compares the two on real specs)."""
+    heading = "# Description: "
+    continuation = "#             "
+    if heading not in spec_text:
+        return None
+    lines = spec_text.splitlines()
+    description = lines[2]
+    index = 3
+    while lines[index][: len(continuation)] == continuation:
+        description += "\n" + lines[index][len(continuation) + 1 :]
+        index += 1
+    return description[len(heading) :]
 
 
 def read_interface(spec_text: str, document: dict[str, Any], *, path: str) -> dict[str, Any]:
@@ -103,7 +120,6 @@ def read_interface(spec_text: str, document: dict[str, Any], *, path: str) -> di
             code="invalid_component_spec",
             path=path,
         )
-    in_docs, out_docs, fmt = _descriptions(document)
     try:
         spec = load_spec(spec_text, document)
     except Exception as exc:  # kfp raises a wide variety of types for bad specs
@@ -113,6 +129,7 @@ def read_interface(spec_text: str, document: dict[str, Any], *, path: str) -> di
             path=path,
             kfp_error=f"{type(exc).__name__}: {exc}",
         ) from None
+    in_docs, out_docs, fmt = _descriptions(document)
     container = getattr(spec.implementation, "container", None)
     inputs = [
         {
