@@ -3,8 +3,10 @@
 The preparation (migrations, the administrator, the built-in components) runs in a child
 process that exits before uvicorn starts. It imports SQLAlchemy, Alembic, the services and kfp;
 done in the process that goes on to supervise uvicorn's workers, all of that (~100 MiB) would
-stay resident for the server's lifetime in a process that only watches its workers. The
-supervisor imports uvicorn and this module, nothing of the server.
+stay resident for the server's lifetime in a process that only watches its workers. With
+several workers the CLI process then replaces itself (``exec``, same pid) by
+``python -m hub_server.serve``, which imports uvicorn and this module, nothing of the server
+and none of the CLI.
 """
 
 from __future__ import annotations
@@ -132,18 +134,53 @@ def serve(
         Exception: whatever preparing raised (a bad setting, an unreachable database).
     """
     os.environ.setdefault(KFP_RUNTIME_ENV, "true")
-    # spawn: a fresh interpreter, so nothing it imports is ever in this process.
-    context = multiprocessing.get_context("spawn")
+    # A child process, so nothing it imports is ever in this one. fork where there is fork: a
+    # spawned child would start multiprocessing's resource tracker, left behind by the exec.
+    context = multiprocessing.get_context(
+        "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    )
     with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
         prepared = pool.submit(_prepare_and_seed, data_dir).result()
     if prepared.exit_code:
         raise SystemExit(prepared.exit_code)
     os.environ.update(prepared.environment)
-    configure_logging(prepared.log_level, prepared.log_format)
     sys.stderr.write(f"Component Hub serving on http://{host}:{port} (API docs: /docs)\n")
     sys.stderr.flush()
+    if workers > 1 and os.name == "posix":
+        # This process goes on only to supervise the workers. It has the CLI's typer, click and
+        # pydantic in memory: become a fresh interpreter (same pid) with uvicorn alone.
+        os.execv(  # noqa: S606 - argv is ours: this interpreter, this module, validated values
+            sys.executable,
+            [
+                sys.executable,
+                "-m",
+                "hub_server.serve",
+                *("--host", host, "--port", str(port), "--workers", str(workers)),
+                *("--log-level", prepared.log_level, "--log-format", prepared.log_format),
+            ],
+        )
+    run_uvicorn(
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=prepared.log_level,
+        log_format=prepared.log_format,
+    )
+
+
+def run_uvicorn(*, host: str, port: int, workers: int, log_level: str, log_format: str) -> None:
+    """Serve the app of the prepared hub (its settings in the environment) with uvicorn.
+
+    Args:
+        host: address to listen on.
+        port: port to listen on.
+        workers: uvicorn worker processes (each builds its app from the environment).
+        log_level: the hub's log level.
+        log_format: ``json`` or ``text``.
+    """
     import uvicorn
 
+    configure_logging(log_level, log_format)
     uvicorn.run(
         "hub_server.app:create_app_from_env",
         factory=True,
@@ -154,3 +191,27 @@ def serve(
         access_log=False,
         proxy_headers=True,
     )
+
+
+def _main(argv: list[str] | None = None) -> None:
+    """``python -m hub_server.serve``: what :func:`serve` becomes once the hub is prepared."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m hub_server.serve")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--log-level", default="INFO")
+    parser.add_argument("--log-format", default="json")
+    args = parser.parse_args(argv)
+    run_uvicorn(
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level=args.log_level,
+        log_format=args.log_format,
+    )
+
+
+if __name__ == "__main__":
+    _main()
