@@ -21,10 +21,19 @@ costs ~4 MiB instead of the ~50 MiB of kfp's client, compiler and Kubernetes mod
 
 from __future__ import annotations
 
+import hashlib
 import json
+import threading
+from collections import OrderedDict
 from typing import Any
 
+from hub_server import archive
 from hub_server.errors import InvalidPackage
+
+# Interfaces of the specs read lately, by the sha256 of the spec file (see read_spec_file).
+INTERFACE_CACHE_SIZE = 256
+_interfaces: OrderedDict[str, str] = OrderedDict()
+_interfaces_lock = threading.Lock()
 
 
 def _jsonable(value: Any) -> Any:
@@ -157,3 +166,43 @@ def read_interface(spec_text: str, document: dict[str, Any], *, path: str) -> di
         "inputs": inputs,
         "outputs": outputs,
     }
+
+
+def read_spec_file(
+    data: bytes, text: str, *, path: str, limits: archive.ArchiveLimits
+) -> dict[str, Any]:
+    """The interface of a package's spec file: :func:`archive.load_yaml`, then
+    :func:`read_interface`, remembered by the file's sha256.
+
+    Both steps are pure functions of the bytes (kfp reads no environment, network or clock),
+    so a spec read once is not read again: a new version that keeps its component's spec (a
+    README or manifest change, a rebuild) skips the YAML parse and kfp. Only accepted specs are
+    remembered; a refused one is refused again, with the same error, each time.
+
+    Args:
+        data: the spec file's bytes.
+        text: the same, decoded (:func:`archive.read_text`).
+        path: its path in the package, for error messages.
+        limits: the YAML size limit is enforced.
+
+    Returns:
+        The interface (see :func:`read_interface`), a fresh copy for the caller.
+
+    Raises:
+        InvalidPackage: the YAML is refused (see :func:`archive.load_yaml`) or kfp refuses
+            the spec (``invalid_component_spec``).
+    """
+    key = f"{hashlib.sha256(data).hexdigest()}:{limits.max_yaml_bytes}"
+    with _interfaces_lock:
+        known = _interfaces.get(key)
+        if known is not None:
+            _interfaces.move_to_end(key)
+    if known is None:
+        document = archive.load_yaml(data, filename=path, limits=limits)
+        known = json.dumps(read_interface(text, document, path=path))
+        with _interfaces_lock:
+            _interfaces[key] = known
+            while len(_interfaces) > INTERFACE_CACHE_SIZE:
+                _interfaces.popitem(last=False)
+    interface: dict[str, Any] = json.loads(known)
+    return interface

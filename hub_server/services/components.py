@@ -23,7 +23,7 @@ from sqlmodel import Session, col, select
 from hub_server import archive, semver
 from hub_server.db import write_transaction
 from hub_server.errors import BadRequest, Conflict, InvalidPackage, NotFound
-from hub_server.kfp_spec import read_interface
+from hub_server.kfp_spec import read_spec_file
 from hub_server.manifest import NAME_RE, NAMESPACE_RE, Category, Manifest, parse_manifest
 from hub_server.models import (
     Component,
@@ -160,10 +160,9 @@ def validate_package(
             path=manifest.component,
         )
     spec_yaml = archive.read_text(files, manifest.component)
-    spec_doc = archive.load_yaml(
-        files[manifest.component], filename=manifest.component, limits=limits
+    interface = read_spec_file(
+        files[manifest.component], spec_yaml, path=manifest.component, limits=limits
     )
-    interface = read_interface(spec_yaml, spec_doc, path=manifest.component)
     if manifest.readme not in files:
         raise InvalidPackage(
             f"the package has no {manifest.readme} (the catalogue shows it)",

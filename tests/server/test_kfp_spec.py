@@ -7,13 +7,15 @@ import json
 import os
 import subprocess
 import sys
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
 import pytest
 from kfp import components
 
-from hub_server.archive import load_yaml
+from hub_server import kfp_spec
+from hub_server.archive import ArchiveLimits, load_yaml
 from hub_server.errors import InvalidPackage
 from hub_server.kfp_spec import load_spec, read_interface
 from tests.factories import V1_SPEC, v2_spec
@@ -90,3 +92,33 @@ def test_the_lean_kfp_import_reads_specs_alike() -> None:
 
 def _environ() -> dict[str, str]:
     return dict(os.environ)
+
+
+def test_a_spec_file_read_once_is_not_parsed_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+    real = kfp_spec.load_spec
+
+    def counted(text: str, document: dict[str, Any]) -> Any:
+        calls.append(text)
+        return real(text, document)
+
+    monkeypatch.setattr(kfp_spec, "load_spec", counted)
+    monkeypatch.setattr(kfp_spec, "_interfaces", OrderedDict())
+    text = V1_SPEC.replace("Trains a model", "Trains a cached model")
+    first = kfp_spec.read_spec_file(text.encode(), text, path="c", limits=ArchiveLimits())
+    first["inputs"].clear()  # the caller's copy: changing it changes nothing remembered
+    again = kfp_spec.read_spec_file(text.encode(), text, path="c", limits=ArchiveLimits())
+
+    assert len(calls) == 1
+    assert again == read_interface(text, _parsed(text), path="c")
+    assert again["inputs"]
+
+
+def test_a_refused_spec_file_is_refused_every_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(kfp_spec, "_interfaces", OrderedDict())
+    text = "name: x\nimplementation: {}\n"
+    for _ in range(2):
+        with pytest.raises(InvalidPackage) as refused:
+            kfp_spec.read_spec_file(text.encode(), text, path="c", limits=ArchiveLimits())
+        assert refused.value.code == "invalid_component_spec"
+    assert not kfp_spec._interfaces
