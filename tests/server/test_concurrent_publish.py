@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from hub_server import db
 from hub_server.db import is_sqlite, make_engine, write_transaction
 from hub_server.services.auth import ADMIN_USER, AuthService, Principal
 from hub_server.services.components import ComponentService
@@ -164,3 +165,25 @@ def test_the_sqlite_write_queue_spans_processes(
     assert holder.exitcode == 0
     with sqlite3.connect(settings.resolved_database_url.split("///", 1)[1]) as connection:
         assert connection.execute("SELECT count(*) FROM queued").fetchone() == (0,)
+
+
+def test_writers_checkpoint_the_wal_after_leaving_the_queue(
+    engine: Engine, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not is_sqlite(database_url):
+        pytest.skip("SQLite's write-ahead log")
+    held: list[bool] = []
+    lock = db._write_lock(engine)
+
+    def checkpoint(_engine: Engine) -> None:
+        held.append(lock._mutex.locked())
+
+    monkeypatch.setattr(db, "_checkpoint", checkpoint)
+    for _ in range(2 * db.CHECKPOINT_EVERY):
+        with Session(engine) as session, write_transaction(session):
+            session.connection().exec_driver_sql("CREATE TABLE IF NOT EXISTS t (id INTEGER)")
+
+    assert held == [False, False]
+    with engine.connect() as connection:
+        autocheckpoint = connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar()
+    assert autocheckpoint == db.WAL_AUTOCHECKPOINT_PAGES
