@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from hub_server import db
-from hub_server.db import is_sqlite, make_engine, write_transaction
+from hub_server.db import make_engine, write_transaction
 from hub_server.services.auth import ADMIN_USER, AuthService, Principal
 from hub_server.services.components import ComponentService
 from hub_server.settings import Settings
@@ -25,6 +25,7 @@ from hub_server.storage import BlobStorage, open_storage
 from tests.factories import V1_SPEC, pack_package
 
 Package = tuple[str, str, bytes]
+sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 def _no_busy_wait(dbapi_connection: Any, _record: Any) -> None:
@@ -95,6 +96,7 @@ def _component(engine: Engine, namespace: str, name: str) -> tuple[int, str | No
     return int(row[0]), row[1]
 
 
+@sqlite_only
 def test_concurrent_publishes_on_sqlite_queue_instead_of_colliding(
     engine: Engine,
     storage: BlobStorage,
@@ -102,8 +104,6 @@ def test_concurrent_publishes_on_sqlite_queue_instead_of_colliding(
     tmp_path: Path,
     database_url: str,
 ) -> None:
-    if not is_sqlite(database_url):
-        pytest.skip("SQLite's one-writer lock; PostgreSQL writers lock rows")
     # Into an unclaimed namespace: the first publish claims it while the others run. Before
     # the queue, SQLite's busy handler let them through one by one but the losers of the claim
     # answered concurrent_write, and counts were lost.
@@ -136,13 +136,12 @@ def _hold_write_lock(database_url: str, started: Any, release: Any) -> None:
     engine.dispose()
 
 
+@sqlite_only
 def test_the_sqlite_write_queue_spans_processes(
     engine: Engine, settings: Settings, database_url: str
 ) -> None:
     """Another process's write transaction makes this one wait for it (on the file lock),
     where SQLite alone, without a busy timeout, would fail at once."""
-    if not is_sqlite(database_url):
-        pytest.skip("the file lock is SQLite's")
     sa.event.listen(engine, "connect", _no_busy_wait)
     context = multiprocessing.get_context("spawn")
     started, release = context.Event(), context.Event()
@@ -167,11 +166,10 @@ def test_the_sqlite_write_queue_spans_processes(
         assert connection.execute("SELECT count(*) FROM queued").fetchone() == (0,)
 
 
+@sqlite_only
 def test_writers_checkpoint_the_wal_after_leaving_the_queue(
     engine: Engine, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if not is_sqlite(database_url):
-        pytest.skip("SQLite's write-ahead log")
     held: list[bool] = []
     lock = db._write_lock(engine)
 
