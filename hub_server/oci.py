@@ -14,9 +14,12 @@ import logging
 import re
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
+if TYPE_CHECKING:
+    # Imported where a registry is asked: httpx brings click, rich and pygments along (its
+    # command line), ~7 MiB in every worker that may never resolve a tag.
+    import httpx
 
 log = logging.getLogger("hub.oci")
 
@@ -145,6 +148,8 @@ class ImageResolver:
             return ImageResolution(
                 ref=text, resolved=None, digest=None, error=f"{ref.registry} is unreachable"
             )
+        import httpx
+
         try:
             digest = self._manifest_digest(ref)
         except httpx.TransportError as exc:
@@ -161,6 +166,8 @@ class ImageResolver:
         return ImageResolution(ref=text, resolved=f"{text}@{digest}", digest=digest)
 
     def _manifest_digest(self, ref: ImageRef) -> str:
+        import httpx
+
         url = f"{self._base_url(ref.registry)}/v2/{ref.repository}/manifests/{ref.tag or 'latest'}"
         headers = {"Accept": MANIFEST_TYPES}
         with httpx.Client(timeout=self.timeout, transport=self._transport) as client:

@@ -1,20 +1,33 @@
-"""``hub serve``: migrate, make sure an administrator exists, then run uvicorn."""
+"""``hub serve``: migrate, make sure an administrator exists, seed, then run uvicorn.
+
+The preparation (migrations, the administrator, the built-in components) runs in a child
+process that exits before uvicorn starts. It imports SQLAlchemy, Alembic, the services and kfp;
+done in the process that goes on to supervise uvicorn's workers, all of that (~100 MiB) would
+stay resident for the server's lifetime in a process that only watches its workers. With
+several workers the CLI process then replaces itself (``exec``, same pid) by
+``python -m hub_server.serve``, which imports uvicorn and this module, nothing of the server
+and none of the CLI.
+"""
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import sys
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sqlmodel import Session
-
-from hub_server.db import make_engine, migrate
 from hub_server.logs import configure_logging
-from hub_server.seed import BUILTIN_COMPONENTS_DIR, SeedError, SeedStatus, seed_builtin_components
-from hub_server.services.auth import AuthService
-from hub_server.settings import Settings
+
+if TYPE_CHECKING:
+    from hub_server.settings import Settings
 
 ADMIN_TOKEN_FILE = "admin-token"  # noqa: S105 - a file name, not a secret
+# kfp's switch for its runtime image: `import kfp` then skips its client, compiler and the
+# Kubernetes models (~45 MiB a process); the hub only reads specs (see hub_server.kfp_spec).
+KFP_RUNTIME_ENV = "_KFP_RUNTIME"
 
 
 def prepare(settings: Settings) -> str | None:
@@ -24,6 +37,11 @@ def prepare(settings: Settings) -> str | None:
         A newly created administrator token (written to ``<data_dir>/admin-token``, mode
         0600), or None when ``HUB_ADMIN_TOKEN`` is set or an administrator token exists.
     """
+    from sqlmodel import Session
+
+    from hub_server.db import make_engine, migrate
+    from hub_server.services.auth import AuthService
+
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.resolved_database_url)
     try:
@@ -42,12 +60,27 @@ def prepare(settings: Settings) -> str | None:
     return created
 
 
-def serve(
-    settings: Settings, *, host: str = "127.0.0.1", port: int = 8000, workers: int = 1
-) -> None:
-    """Prepare, then serve the API and catalogue with uvicorn until interrupted."""
-    import uvicorn
+@dataclass(frozen=True)
+class _Prepared:
+    """What the preparing child hands back to the supervisor."""
 
+    exit_code: int
+    log_level: str = "INFO"
+    log_format: str = "json"
+    environment: tuple[tuple[str, str], ...] = ()
+
+
+def _prepare_and_seed(data_dir: Path | None) -> _Prepared:
+    """In the child: read the settings, prepare, print the new token, seed the built-ins."""
+    from hub_server.seed import (
+        BUILTIN_COMPONENTS_DIR,
+        SeedError,
+        SeedStatus,
+        seed_builtin_components,
+    )
+    from hub_server.settings import Settings
+
+    settings = Settings(data_dir=data_dir) if data_dir else Settings()
     configure_logging(settings.log_level, settings.log_format)
     created = prepare(settings)
     token_file = Path(settings.data_dir) / ADMIN_TOKEN_FILE
@@ -61,21 +94,93 @@ def serve(
             results = seed_builtin_components(settings, BUILTIN_COMPONENTS_DIR)
         except SeedError as exc:
             sys.stderr.write(f"hub serve: {exc.message}\n")
-            raise SystemExit(1) from None
+            sys.stderr.flush()
+            return _Prepared(exit_code=1)
         published = [r.ref for r in results if r.status == SeedStatus.PUBLISHED]
         sys.stderr.write(
             f"Built-in components: {len(results)} in library/"
             + (f", published now: {', '.join(published)}" if published else ", all up to date")
             + "\n"
         )
+    sys.stderr.flush()
     # Workers build their app from the environment, so hand the settings over through it.
-    os.environ["HUB_DATA_DIR"] = str(settings.data_dir.resolve())
+    environment = {"HUB_DATA_DIR": str(settings.data_dir.resolve())}
     if settings.database_url:
-        os.environ["HUB_DATABASE_URL"] = settings.database_url
+        environment["HUB_DATABASE_URL"] = settings.database_url
     if settings.storage_url:
-        os.environ["HUB_STORAGE_URL"] = settings.storage_url
+        environment["HUB_STORAGE_URL"] = settings.storage_url
+    return _Prepared(
+        exit_code=0,
+        log_level=settings.log_level,
+        log_format=settings.log_format,
+        environment=tuple(environment.items()),
+    )
+
+
+def serve(
+    data_dir: Path | None = None, *, host: str = "127.0.0.1", port: int = 8000, workers: int = 1
+) -> None:
+    """Prepare (in a child process), then serve the API and catalogue with uvicorn until
+    interrupted.
+
+    Args:
+        data_dir: the data folder (default: ``HUB_DATA_DIR``, else the settings' default).
+        host: address to listen on.
+        port: port to listen on.
+        workers: uvicorn worker processes.
+
+    Raises:
+        SystemExit: 1 when the built-in components cannot be published.
+        Exception: whatever preparing raised (a bad setting, an unreachable database).
+    """
+    os.environ.setdefault(KFP_RUNTIME_ENV, "true")
+    # A child process, so nothing it imports is ever in this one. fork where there is fork: a
+    # spawned child would start multiprocessing's resource tracker, left behind by the exec.
+    context = multiprocessing.get_context(
+        "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    )
+    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+        prepared = pool.submit(_prepare_and_seed, data_dir).result()
+    if prepared.exit_code:
+        raise SystemExit(prepared.exit_code)
+    os.environ.update(prepared.environment)
     sys.stderr.write(f"Component Hub serving on http://{host}:{port} (API docs: /docs)\n")
     sys.stderr.flush()
+    if workers > 1 and os.name == "posix":
+        # This process goes on only to supervise the workers. It has the CLI's typer, click and
+        # pydantic in memory: become a fresh interpreter (same pid) with uvicorn alone.
+        os.execv(  # noqa: S606 - argv is ours: this interpreter, this module, validated values
+            sys.executable,
+            [
+                sys.executable,
+                "-m",
+                "hub_server.serve",
+                *("--host", host, "--port", str(port), "--workers", str(workers)),
+                *("--log-level", prepared.log_level, "--log-format", prepared.log_format),
+            ],
+        )
+    run_uvicorn(
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=prepared.log_level,
+        log_format=prepared.log_format,
+    )
+
+
+def run_uvicorn(*, host: str, port: int, workers: int, log_level: str, log_format: str) -> None:
+    """Serve the app of the prepared hub (its settings in the environment) with uvicorn.
+
+    Args:
+        host: address to listen on.
+        port: port to listen on.
+        workers: uvicorn worker processes (each builds its app from the environment).
+        log_level: the hub's log level.
+        log_format: ``json`` or ``text``.
+    """
+    import uvicorn
+
+    configure_logging(log_level, log_format)
     uvicorn.run(
         "hub_server.app:create_app_from_env",
         factory=True,
@@ -86,3 +191,27 @@ def serve(
         access_log=False,
         proxy_headers=True,
     )
+
+
+def _main(argv: list[str] | None = None) -> None:
+    """``python -m hub_server.serve``: what :func:`serve` becomes once the hub is prepared."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m hub_server.serve")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--log-level", default="INFO")
+    parser.add_argument("--log-format", default="json")
+    args = parser.parse_args(argv)
+    run_uvicorn(
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level=args.log_level,
+        log_format=args.log_format,
+    )
+
+
+if __name__ == "__main__":
+    _main()

@@ -21,11 +21,11 @@ def serve(
     workers: Annotated[int, typer.Option(help="uvicorn worker processes")] = 1,
 ) -> None:
     """Run the hub: migrate the database, then serve the API and catalogue."""
+    # The settings are read by the child process that prepares the hub: this process goes on
+    # to supervise uvicorn's workers and imports nothing of the server (see hub_server.serve).
     from hub_server.serve import serve as run
-    from hub_server.settings import Settings
 
-    settings = Settings(data_dir=data_dir) if data_dir else Settings()
-    run(settings, host=host, port=port, workers=workers)
+    run(data_dir, host=host, port=port, workers=workers)
 
 
 @app.command()

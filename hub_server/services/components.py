@@ -21,8 +21,9 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from hub_server import archive, semver
+from hub_server.db import write_transaction
 from hub_server.errors import BadRequest, Conflict, InvalidPackage, NotFound
-from hub_server.kfp_spec import read_interface
+from hub_server.kfp_spec import read_spec_file
 from hub_server.manifest import NAME_RE, NAMESPACE_RE, Category, Manifest, parse_manifest
 from hub_server.models import (
     Component,
@@ -159,10 +160,9 @@ def validate_package(
             path=manifest.component,
         )
     spec_yaml = archive.read_text(files, manifest.component)
-    spec_doc = archive.load_yaml(
-        files[manifest.component], filename=manifest.component, limits=limits
+    interface = read_spec_file(
+        files[manifest.component], spec_yaml, path=manifest.component, limits=limits
     )
-    interface = read_interface(spec_yaml, spec_doc, path=manifest.component)
     if manifest.readme not in files:
         raise InvalidPackage(
             f"the package has no {manifest.readme} (the catalogue shows it)",
@@ -682,56 +682,56 @@ class ComponentService:
         namespace_exists = self.auth.check_can_write(principal, namespace)
         package = validate_package(data, namespace=namespace, name=name, limits=self.limits)
         ref = f"{namespace}/{name}@{package.version}"
-        component = self.session.exec(
-            select(Component).where(Component.namespace == namespace, Component.name == name)
-        ).first()
+        component = self._find_component(namespace, name)
         if component is not None and self._has_version(component, package.version):
             raise self._version_exists(ref)
+        # Everything slow happens before the write transaction: on SQLite every other writer
+        # waits while it runs.
         images = self._pin_images(package)
         main_image = next((i for i in images if i.ref == package.image), None)
+        manifest = package.manifest.model_dump(mode="json", exclude_none=True)
         self.storage.put(package.digest, package.data)
         try:
-            if not namespace_exists:
-                self.auth.claim(principal, namespace)
-            if component is None:
-                component = Component(namespace=namespace, name=name)
-                self.session.add(component)
+            with write_transaction(self.session):
+                # Claimed by someone else since the check above: Forbidden now, as it would be.
+                if not namespace_exists and not self.auth.check_can_write(principal, namespace):
+                    self.auth.claim(principal, namespace)
+                component = self._find_component(namespace, name, for_update=True)
+                if component is None:
+                    component = Component(namespace=namespace, name=name)
+                    self.session.add(component)
+                    self.session.flush()
+                row = Version(
+                    component_id=component.id,  # type: ignore[arg-type]
+                    version=str(package.version),
+                    major=package.version.major,
+                    minor=package.version.minor,
+                    patch=package.version.patch,
+                    prerelease=".".join(str(p) for p in package.version.prerelease),
+                    digest=package.digest,
+                    size=len(package.data),
+                    manifest=manifest,
+                    interface=package.interface,
+                    spec_yaml=package.spec_yaml,
+                    readme=package.readme,
+                    image=(main_image.resolved or main_image.ref) if main_image else package.image,
+                    image_pinned=bool(main_image and main_image.pinned)
+                    or _is_pinned(package.image),
+                    images=[i.to_json() for i in images],
+                    publisher_id=principal.id,
+                )
+                self.session.add(row)
                 self.session.flush()
-            manifest = package.manifest.model_dump(mode="json", exclude_none=True)
-            row = Version(
-                component_id=component.id,  # type: ignore[arg-type]
-                version=str(package.version),
-                major=package.version.major,
-                minor=package.version.minor,
-                patch=package.version.patch,
-                prerelease=".".join(str(p) for p in package.version.prerelease),
-                digest=package.digest,
-                size=len(package.data),
-                manifest=manifest,
-                interface=package.interface,
-                spec_yaml=package.spec_yaml,
-                readme=package.readme,
-                image=(main_image.resolved or main_image.ref) if main_image else package.image,
-                image_pinned=bool(main_image and main_image.pinned) or _is_pinned(package.image),
-                images=[i.to_json() for i in images],
-                publisher_id=principal.id,
-            )
-            self.session.add(row)
-            self.session.flush()
-            component.versions_count += 1
-            component.updated_at = utcnow()
-            self._refresh_latest(component)
-            self.session.commit()
+                component.versions_count += 1
+                component.updated_at = utcnow()
+                self._refresh_latest(component, published=row)
         except IntegrityError:
-            self.session.rollback()
             # Lost a race with a concurrent publish of this version, or of a namespace claim.
-            component = self.session.exec(
-                select(Component).where(Component.namespace == namespace, Component.name == name)
-            ).first()
+            component = self._find_component(namespace, name)
             if component is not None and self._has_version(component, package.version):
                 raise self._version_exists(ref) from None
             raise _concurrent_write(f"{namespace}/{name}") from None
-        return self._version_public(component, row)
+        return self._version_public(component, row, publisher=principal.name)
 
     def yank(
         self, principal: Principal, namespace: str, name: str, version: str, reason: str | None
@@ -788,37 +788,36 @@ class ComponentService:
             (v for v in versions if v.version == source.latest_version), versions[0]
         )
         try:
-            if not namespace_exists:
-                self.auth.claim(principal, dest_ns)
-            fork = Component(
-                namespace=dest_ns,
-                name=dest_name,
-                parent_id=source.id,
-                parent_ref=f"{namespace}/{name}@{parent_version.version}",
-                parent_digest=parent_version.digest,
-                versions_count=len(versions),
-            )
-            self.session.add(fork)
-            self.session.flush()
-            for row in versions:
-                copied = row.model_dump(exclude={"id", "component_id", "pulls"})
-                copied.update(
-                    component_id=fork.id,
-                    forked_from=f"{namespace}/{name}@{row.version}",
-                    forked_from_digest=row.digest,
+            with write_transaction(self.session):
+                if not namespace_exists and not self.auth.check_can_write(principal, dest_ns):
+                    self.auth.claim(principal, dest_ns)
+                fork = Component(
+                    namespace=dest_ns,
+                    name=dest_name,
+                    parent_id=source.id,
+                    parent_ref=f"{namespace}/{name}@{parent_version.version}",
+                    parent_digest=parent_version.digest,
+                    versions_count=len(versions),
                 )
-                self.session.add(Version(**copied))
-            self.session.flush()
-            self._refresh_latest(fork)
-            # One UPDATE so concurrent forks never lose a count.
-            self.session.execute(
-                sa.update(Component)
-                .where(col(Component.id) == source.id)
-                .values(forks_count=Component.forks_count + 1)
-            )
-            self.session.commit()
+                self.session.add(fork)
+                self.session.flush()
+                for row in versions:
+                    copied = row.model_dump(exclude={"id", "component_id", "pulls"})
+                    copied.update(
+                        component_id=fork.id,
+                        forked_from=f"{namespace}/{name}@{row.version}",
+                        forked_from_digest=row.digest,
+                    )
+                    self.session.add(Version(**copied))
+                self.session.flush()
+                self._refresh_latest(fork)
+                # One UPDATE so concurrent forks never lose a count.
+                self.session.execute(
+                    sa.update(Component)
+                    .where(col(Component.id) == source.id)
+                    .values(forks_count=Component.forks_count + 1)
+                )
         except IntegrityError:
-            self.session.rollback()
             if self.session.exec(
                 select(Component.id).where(
                     Component.namespace == dest_ns, Component.name == dest_name
@@ -901,12 +900,27 @@ class ComponentService:
             ref=ref,
         )
 
-    def _refresh_latest(self, component: Component) -> None:
+    def _find_component(
+        self, namespace: str, name: str, *, for_update: bool = False
+    ) -> Component | None:
+        """The component or None; ``for_update`` re-reads it and, on PostgreSQL, locks its row
+        until the transaction ends, so concurrent publishes of one component take turns (each
+        sees the other's version when it picks the latest, and no count is lost)."""
+        query = select(Component).where(Component.namespace == namespace, Component.name == name)
+        if for_update:
+            query = query.with_for_update().execution_options(populate_existing=True)
+        return self.session.exec(query).first()
+
+    def _refresh_latest(self, component: Component, *, published: Version | None = None) -> None:
         """Point the component at its latest version and copy that version's display fields.
 
-        Latest: the highest non-yanked release; else the highest non-yanked prerelease.
+        Latest: the highest non-yanked release; else the highest non-yanked prerelease. Only
+        the versions' numbers are read, then the winner's manifest and README (or none of it
+        when the winner is ``published``, the row just inserted).
+
         Every caller changes what readers of the versions see, so this also bumps the
-        component's revision (atomically: ``revision + 1`` in SQL, never read-modify-write).
+        component's revision (atomically: ``revision + 1`` in SQL, never read-modify-write),
+        which the read cache (``hub_server/api/cache.py``) checks.
         """
         assert component.id is not None
         self.session.execute(
@@ -914,16 +928,27 @@ class ComponentService:
             .where(col(Component.id) == component.id)
             .values(revision=col(Component.revision) + 1)
         )
-        rows = [r for r in self._versions(component) if not r.yanked]
-        releases = [r for r in rows if not r.prerelease]
-        candidates = releases or rows
+        rows = self.session.exec(
+            select(Version.id, Version.version, Version.prerelease).where(
+                Version.component_id == component.id, col(Version.yanked) == sa.false()
+            )
+        ).all()
+        releases = [(vid, v) for vid, v, prerelease in rows if not prerelease]
+        candidates = releases or [(vid, v) for vid, v, _ in rows]
         if not candidates:
             component.latest_version = None
             self.session.add(component)
             return
-        latest = candidates[0]
-        manifest = latest.manifest
-        component.latest_version = latest.version
+        latest_id, latest_version = max(candidates, key=lambda r: _parse_version(r[1]))
+        manifest: dict[str, Any]
+        if published is not None and published.id == latest_id:
+            manifest, readme = published.manifest, published.readme
+        else:
+            stored, readme = self.session.exec(
+                select(Version.manifest, Version.readme).where(Version.id == latest_id)
+            ).one()
+            manifest = dict(stored)
+        component.latest_version = latest_version
         component.description = manifest.get("description", "")
         component.category = manifest.get("category", "other")
         component.tags = list(manifest.get("tags") or [])
@@ -935,20 +960,32 @@ class ComponentService:
             [component.namespace, component.name, component.description.lower(), *component.tags]
         ).lower()
         self.session.add(component)
-        assert component.id is not None
-        self.session.execute(
-            sa.delete(ComponentTag).where(col(ComponentTag.component_id) == component.id)
-        )
-        for tag in sorted(set(component.tags)):
-            self.session.add(ComponentTag(component_id=component.id, tag=tag))
+        self._sync_tags(component.id, set(component.tags))
         search.reindex(
             self.session,
             component.id,
             namespace=component.namespace,
             name=component.name,
             manifest=manifest,
-            readme=latest.readme,
+            readme=readme,
         )
+
+    def _sync_tags(self, component_id: int, tags: set[str]) -> None:
+        """Make the component's tag rows ``tags``, touching only the ones that change."""
+        stored = set(
+            self.session.exec(
+                select(ComponentTag.tag).where(ComponentTag.component_id == component_id)
+            ).all()
+        )
+        if stored - tags:
+            self.session.execute(
+                sa.delete(ComponentTag).where(
+                    col(ComponentTag.component_id) == component_id,
+                    col(ComponentTag.tag).in_(sorted(stored - tags)),
+                )
+            )
+        for tag in sorted(tags - stored):
+            self.session.add(ComponentTag(component_id=component_id, tag=tag))
 
     def _component_public(self, component: Component) -> ComponentPublic:
         parent = (

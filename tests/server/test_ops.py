@@ -143,3 +143,83 @@ def test_hub_serve_publishes_the_builtins_once(tmp_path: Path) -> None:
     again = start_live_hub(data, env=env)
     again.stop()
     assert "all up to date" in again.log.read_text()
+
+
+def test_the_supervisor_of_hub_serve_imports_nothing_of_the_server(tmp_path: Path) -> None:
+    """`hub serve` migrates, bootstraps and seeds in a child process, then becomes (exec, same
+    pid) `python -m hub_server.serve`: the process that supervises uvicorn's workers never
+    holds SQLAlchemy, the services, kfp, or the CLI's typer and pydantic."""
+    heavy = [
+        "sqlalchemy",
+        "sqlmodel",
+        "alembic",
+        "kfp",
+        "hub_server.services",
+        "hub_server.app",
+        "hub_server.settings",
+        "fastapi",
+        "pydantic",
+        "typer",
+        "hub_cli",
+    ]
+    serve_cli = (
+        "import os, sys\n"
+        "def execv(path, argv):\n"
+        "    print('EXEC', argv[1:])\n"
+        "    raise SystemExit(0)\n"
+        "os.execv = execv\n"
+        "from hub_cli.main import app\n"
+        "app(['serve', '--data-dir', sys.argv[1], '--workers', '2'])\n"
+    )
+    env = {**os.environ, "HUB_SEED_BUILTINS": "true", "HUB_LOG_FORMAT": "text"}
+    env.pop("HUB_ADMIN_TOKEN", None)
+    env.pop("HUB_DATABASE_URL", None)
+    result = subprocess.run(
+        [sys.executable, "-c", serve_cli, str(tmp_path / "data")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    exec_line = next(line for line in result.stdout.splitlines() if line.startswith("EXEC"))
+    assert exec_line == (
+        "EXEC ['-m', 'hub_server.serve', '--host', '127.0.0.1', '--port', '8000', "
+        "'--workers', '2', '--log-level', 'INFO', '--log-format', 'text']"
+    )
+    # It still did all of the preparing, saying so as before.
+    token = (tmp_path / "data" / "admin-token").read_text().strip()
+    assert f"\n    {token}\n" in result.stderr
+    assert "Built-in components: 6 in library/, published now: library/" in result.stderr
+    assert "Component Hub serving on http://127.0.0.1:8000" in result.stderr
+
+    supervisor = (
+        "import runpy, sys\n"
+        "import uvicorn\n"
+        "def run(app, **options):\n"
+        f"    loaded = sorted(m for m in {heavy!r} if m in sys.modules)\n"
+        "    print('LOADED', loaded, app, options['workers'])\n"
+        "uvicorn.run = run\n"
+        "sys.argv = ['serve', '--workers', '2']\n"
+        "runpy.run_module('hub_server.serve', run_name='__main__')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", supervisor], capture_output=True, text=True, cwd=ROOT, check=True
+    )
+    assert "LOADED [] hub_server.app:create_app_from_env 2" in result.stdout
+
+
+def test_hub_serve_reports_a_preparation_failure_as_before(tmp_path: Path) -> None:
+    env = {**os.environ, "HUB_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"}
+    result = subprocess.run(
+        [sys.executable, "-m", "hub_cli.main", "serve", "--data-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: unexpected OperationalError: (psycopg.Operational")
+    assert "Traceback" not in result.stderr

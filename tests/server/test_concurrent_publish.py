@@ -1,0 +1,187 @@
+"""Concurrent publishes: SQLite writers queue instead of colliding, and the publishes of one
+component take turns on every database (no lost count, the right latest version)."""
+
+from __future__ import annotations
+
+import multiprocessing
+import sqlite3
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from hub_server import db
+from hub_server.db import make_engine, write_transaction
+from hub_server.services.auth import ADMIN_USER, AuthService, Principal
+from hub_server.services.components import ComponentService
+from hub_server.settings import Settings
+from hub_server.storage import BlobStorage, open_storage
+from tests.factories import V1_SPEC, pack_package
+
+Package = tuple[str, str, bytes]
+sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
+
+def _no_busy_wait(dbapi_connection: Any, _record: Any) -> None:
+    # A writer that finds the database locked fails at once instead of sleeping in SQLite's
+    # busy handler: two write transactions that overlap show up as an error.
+    dbapi_connection.execute("PRAGMA busy_timeout=0")
+
+
+@pytest.fixture
+def engine(settings: Settings) -> Iterator[Engine]:
+    engine = make_engine(settings.resolved_database_url, pool_size=20)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def storage(settings: Settings) -> BlobStorage:
+    return open_storage(settings.resolved_storage_url)
+
+
+def _admin(engine: Engine) -> Principal:
+    with Session(engine) as session:
+        user = AuthService(session).get_user(ADMIN_USER)
+        assert user.id is not None
+        return Principal(id=user.id, name=user.name, is_admin=True)
+
+
+def _publish_all(
+    engine: Engine, storage: BlobStorage, settings: Settings, packages: list[Package]
+) -> list[str]:
+    """Publish every package from its own thread at once; the errors, as ``Type: message``."""
+    principal = _admin(engine)
+
+    def publish(package: Package) -> str | None:
+        try:
+            with Session(engine, expire_on_commit=False) as session:
+                service = ComponentService(session, storage, settings.archive_limits)
+                service.publish(principal, *package)
+        except Exception as exc:  # every failure is what the test reports
+            return f"{type(exc).__name__}: {exc}"
+        return None
+
+    with ThreadPoolExecutor(max_workers=len(packages)) as pool:
+        return [error for error in pool.map(publish, packages) if error]
+
+
+def _packages(tmp_path: Path, namespace: str, names: list[str], versions: int) -> list[Package]:
+    return [
+        (
+            namespace,
+            name,
+            pack_package(tmp_path / f"{name}-{n}", name=name, version=f"1.{n}.0", spec=V1_SPEC),
+        )
+        for n in range(versions)
+        for name in names
+    ]
+
+
+def _component(engine: Engine, namespace: str, name: str) -> tuple[int, str | None]:
+    with engine.connect() as connection:
+        row = connection.execute(
+            sa.text(
+                "SELECT versions_count, latest_version FROM components "
+                "WHERE namespace = :ns AND name = :name"
+            ),
+            {"ns": namespace, "name": name},
+        ).one()
+    return int(row[0]), row[1]
+
+
+@sqlite_only
+def test_concurrent_publishes_on_sqlite_queue_instead_of_colliding(
+    engine: Engine,
+    storage: BlobStorage,
+    settings: Settings,
+    tmp_path: Path,
+    database_url: str,
+) -> None:
+    # Into an unclaimed namespace: the first publish claims it while the others run. Before
+    # the queue, SQLite's busy handler let them through one by one but the losers of the claim
+    # answered concurrent_write, and counts were lost.
+    packages = _packages(tmp_path, "team", ["train", "split", "score", "plot"], versions=6)
+
+    errors = _publish_all(engine, storage, settings, packages)
+
+    assert errors == []
+    for name in ("train", "split", "score", "plot"):
+        assert _component(engine, "team", name) == (6, "1.5.0")
+
+
+def test_concurrent_publishes_of_one_component_take_turns(
+    engine: Engine, storage: BlobStorage, settings: Settings, tmp_path: Path
+) -> None:
+    _publish_all(engine, storage, settings, _packages(tmp_path / "first", "team", ["train"], 1))
+    packages = _packages(tmp_path, "team", ["train"], versions=16)[1:]
+
+    errors = _publish_all(engine, storage, settings, packages)
+
+    assert errors == []
+    assert _component(engine, "team", "train") == (16, "1.15.0")
+
+
+def _hold_write_lock(database_url: str, started: Any, release: Any) -> None:
+    engine = make_engine(database_url)
+    with Session(engine) as session, write_transaction(session):
+        started.set()
+        release.wait(10)
+    engine.dispose()
+
+
+@sqlite_only
+def test_the_sqlite_write_queue_spans_processes(
+    engine: Engine, settings: Settings, database_url: str
+) -> None:
+    """Another process's write transaction makes this one wait for it (on the file lock),
+    where SQLite alone, without a busy timeout, would fail at once."""
+    sa.event.listen(engine, "connect", _no_busy_wait)
+    context = multiprocessing.get_context("spawn")
+    started, release = context.Event(), context.Event()
+    holder = context.Process(
+        target=_hold_write_lock, args=(settings.resolved_database_url, started, release)
+    )
+    holder.start()
+    try:
+        assert started.wait(30)
+        with pytest.raises(sa.exc.OperationalError, match="locked"), Session(engine) as session:
+            # Outside the queue: SQLite refuses the second writer.
+            session.connection().exec_driver_sql("BEGIN IMMEDIATE")
+        # In the queue: this writer waits until the other process commits, then goes.
+        threading.Timer(0.5, release.set).start()
+        with Session(engine) as session, write_transaction(session):
+            session.connection().exec_driver_sql("CREATE TABLE queued (id INTEGER)")
+    finally:
+        release.set()
+        holder.join(30)
+    assert holder.exitcode == 0
+    with sqlite3.connect(settings.resolved_database_url.split("///", 1)[1]) as connection:
+        assert connection.execute("SELECT count(*) FROM queued").fetchone() == (0,)
+
+
+@sqlite_only
+def test_writers_checkpoint_the_wal_after_leaving_the_queue(
+    engine: Engine, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    held: list[bool] = []
+    lock = db._write_lock(engine)
+
+    def checkpoint(_engine: Engine) -> None:
+        held.append(lock._mutex.locked())
+
+    monkeypatch.setattr(db, "_checkpoint", checkpoint)
+    for _ in range(2 * db.CHECKPOINT_EVERY):
+        with Session(engine) as session, write_transaction(session):
+            session.connection().exec_driver_sql("CREATE TABLE IF NOT EXISTS t (id INTEGER)")
+
+    assert held == [False, False]
+    with engine.connect() as connection:
+        autocheckpoint = connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar()
+    assert autocheckpoint == db.WAL_AUTOCHECKPOINT_PAGES
