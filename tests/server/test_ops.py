@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 from fastapi.testclient import TestClient
 
 from hub_server.app import create_app
@@ -223,3 +224,20 @@ def test_hub_serve_reports_a_preparation_failure_as_before(tmp_path: Path) -> No
     assert result.returncode == 1
     assert result.stderr.startswith("error: unexpected OperationalError: (psycopg.Operational")
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(("given", "expected"), [(None, "2"), ("4", "4")])
+def test_serving_processes_cap_malloc_arenas(given: str | None, expected: str) -> None:
+    """hub serve caps glibc's malloc arenas in the serving process and, through the
+    environment, in its workers; an explicit MALLOC_ARENA_MAX wins."""
+    env = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}
+    if given is not None:
+        env["MALLOC_ARENA_MAX"] = given
+    code = (
+        "import os; from hub_server.serve import limit_malloc_arenas; limit_malloc_arenas(); "
+        "print(os.environ['MALLOC_ARENA_MAX'])"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == expected
