@@ -43,6 +43,8 @@ MAX_README_TERMS = 3000
 MAX_QUERY_WORDS = 8
 # Shorter query words match whole terms only: a one-letter prefix would match half the index.
 MIN_PREFIX_LENGTH = 2
+# Ids passed as one IN list, at most (SQLite's bound-parameter limit is 32,766).
+_IN_LIST_LIMIT = 10_000
 # Terms deleted per statement on reindex (SQLite's bound-parameter limit is far above).
 _DELETE_CHUNK = 5000
 
@@ -292,23 +294,60 @@ def _score(
     return scored
 
 
+def _one_word_tier(
+    session: Session,
+    where: Sequence[Any],
+    candidates: Sequence[sa.Select[Any]],
+    higher: set[int],
+    skip: int,
+    wanted: int,
+) -> tuple[list[int], int] | None:
+    """Members ``skip`` to ``skip + wanted`` of a tier of a one-word query, and how many it
+    has, without checking each one's level: the tiers above were read in full, so a candidate
+    is a member unless ``higher`` holds it. The database sorts; only ids cross the wire. Adds
+    the candidates to ``higher`` for the next tier. None: too many candidates for an id list.
+    """
+    ids = set(session.execute(_union(candidates)).scalars())
+    if len(ids - higher) > _IN_LIST_LIMIT:
+        return None
+    members = [
+        *where,
+        col(Component.id).in_(sorted(ids - higher)),
+    ]
+    higher |= ids
+    query = sa.select(col(Component.id)).where(*members)
+    page = list(session.execute(query.order_by(*popularity()).offset(skip).limit(wanted)).scalars())
+    count = session.execute(sa.select(sa.func.count()).select_from(query.subquery()))
+    return page, int(count.scalar_one())
+
+
 def _exact(scored: list[_Scored], offset: int, limit: int) -> Hits:
     return Hits([s.id for s in scored[offset : offset + limit]], len(scored), False)
 
 
-def _count_components(session: Session, words: Sequence[str]) -> list[int]:
-    """How many components have each word, counting at most EXACT_LIMIT of each (reads about
-    that many postings per word), in one statement."""
-    return _capped_counts(session, [_postings(w)[0].distinct() for w in words], EXACT_LIMIT)
+def _count_postings(session: Session, words: Sequence[str]) -> tuple[list[int], list[int]]:
+    """Per word, capped at EXACT_LIMIT, in one statement: its postings (at least as many as the
+    components it matches), and its whole-word postings (exactly the components that have the
+    word: a component has a term once). A capped count reads at most that many index entries;
+    ``count(DISTINCT)`` would not stop early on PostgreSQL."""
+    whole = [
+        sa.select(col(SearchTerm.component_id)).where(
+            col(SearchTerm.weight).in_(WEIGHTS), col(SearchTerm.term) == w
+        )
+        for w in words
+    ]
+    counts = _capped_counts(session, [*(_postings(w)[0] for w in words), *whole], EXACT_LIMIT)
+    return counts[: len(words)], counts[len(words) :]
 
 
 def _lower_bound(
-    seen: int, words: Sequence[str], where: Sequence[Any], counts: Sequence[int]
+    seen: int, words: Sequence[str], where: Sequence[Any], whole: Sequence[int]
 ) -> int:
     """A total to report as "at least": what the page has seen, or, for one word and no
-    filter (then every component with the word matches), its capped component count."""
+    filter (then every component with the word matches), the capped count of the components
+    that have it as a whole word."""
     if len(words) == 1 and not where:
-        return max(seen, counts[0])
+        return max(seen, whole[0])
     return seen
 
 
@@ -371,7 +410,7 @@ def rank(
         ``total_is_lower_bound``) at least that many when the matches are too many to count
         cheaply.
     """
-    counts = _count_components(session, words)
+    counts, whole = _count_postings(session, words)
     rarest = min(range(len(words)), key=counts.__getitem__)
     if counts[rarest] < EXACT_LIMIT:
         return _exact(_score(session, words, where, _postings(words[rarest])), offset, limit)
@@ -391,6 +430,8 @@ def rank(
     # id, so a walk without filters never reads the (wide) component rows.
     others = [*where, col(Component.id).not_in([s.id for s in named])] if named else list(where)
     cutoff: Any = _UNKNOWN
+    # One word: the components with a posting in the tiers read so far (None: not kept).
+    higher: set[int] | None = set() if len(words) == 1 else None
     for level in LEVELS:
         wanted = limit + 1 - len(page)
         if wanted <= 0:
@@ -410,12 +451,19 @@ def rank(
                 exact = False  # the page ends inside this tier: its size is unknown
                 break
         # A small tier, or one the walk found too sparse: score all its candidates.
+        if higher is not None:
+            read = _one_word_tier(session, others, candidates, higher, skip, wanted)
+            if read is not None:
+                page += read[0]
+                before += read[1]
+                continue
+            higher = None  # no longer complete: later tiers check each candidate's level
         tier = [s for s in _score(session, words, others, candidates) if s.tier == level]
         page += [s.id for s in tier[skip : skip + wanted]]
         before += len(tier)
     if exact:
         return Hits(page[:limit], before, False)
-    return Hits(page[:limit], _lower_bound(offset + len(page), words, where, counts), True)
+    return Hits(page[:limit], _lower_bound(offset + len(page), words, where, whole), True)
 
 
 def filter_sorted(
@@ -443,8 +491,9 @@ def filter_sorted(
     """
     conditions = [*where, *(_has_word(w, Component.id) for w in words)]
     counts: list[int] = []
+    whole: list[int] = []
     if words:
-        counts = _count_components(session, words)
+        counts, whole = _count_postings(session, words)
         rarest = min(range(len(words)), key=counts.__getitem__)
         if counts[rarest] < EXACT_LIMIT:
             conditions.append(col(Component.id).in_(_union(_postings(words[rarest]))))
@@ -455,7 +504,7 @@ def filter_sorted(
     seen = offset + len(ids)
     if counts and min(counts) >= EXACT_LIMIT:
         # Counting the matches among all components could read them all.
-        return Hits(ids[:limit], _lower_bound(seen, words, where, counts), True)
+        return Hits(ids[:limit], _lower_bound(seen, words, where, whole), True)
     counted = _capped_counts(session, [matching], TOTAL_LIMIT + 1)[0]
     if counted <= TOTAL_LIMIT:
         return Hits(ids[:limit], max(counted, seen) if ids else counted, False)
