@@ -301,22 +301,28 @@ def _one_word_tier(
     higher: set[int],
     skip: int,
     wanted: int,
-) -> tuple[list[int], int] | None:
+) -> tuple[list[int], int | None] | None:
     """Members ``skip`` to ``skip + wanted`` of a tier of a one-word query, and how many it
     has, without checking each one's level: the tiers above were read in full, so a candidate
     is a member unless ``higher`` holds it. The database sorts; only ids cross the wire. Adds
-    the candidates to ``higher`` for the next tier. None: too many candidates for an id list.
+    the candidates to ``higher`` for the next tier. The count is None when the page ends in
+    this tier (not needed); the result None when too many candidates to exclude by list.
     """
     ids = set(session.execute(_union(candidates)).scalars())
-    if len(ids - higher) > _IN_LIST_LIMIT:
+    excluded = sorted(ids & higher)  # usually few: most candidates are new in a lower tier
+    if len(excluded) > _IN_LIST_LIMIT:
         return None
+    # The candidates again as a subquery, not as a list: PostgreSQL plans a long IN list slowly.
     members = [
         *where,
-        col(Component.id).in_(sorted(ids - higher)),
+        col(Component.id).in_(_union(candidates)),
+        *([col(Component.id).not_in(excluded)] if excluded else []),
     ]
     higher |= ids
     query = sa.select(col(Component.id)).where(*members)
     page = list(session.execute(query.order_by(*popularity()).offset(skip).limit(wanted)).scalars())
+    if len(page) == wanted:
+        return page, None  # the page ends here: the tier's size is not needed, nor counted
     count = session.execute(sa.select(sa.func.count()).select_from(query.subquery()))
     return page, int(count.scalar_one())
 
@@ -455,6 +461,9 @@ def rank(
             read = _one_word_tier(session, others, candidates, higher, skip, wanted)
             if read is not None:
                 page += read[0]
+                if read[1] is None:
+                    exact = False
+                    break
                 before += read[1]
                 continue
             higher = None  # no longer complete: later tiers check each candidate's level
