@@ -162,9 +162,12 @@ def _word_condition(word: str) -> sa.ColumnElement[bool]:
 # - large: the components are walked in popularity order (``ix_components_popularity``) and
 #   each is checked through the primary key (component_id, term), which for one component and
 #   one prefix is a range of a few entries; the walk stops when the page is full. Such a tier
-#   ignores the score (only multi-word queries notice: one word's score is its level).
-# When the rarest query word has fewer than EXACT_LIMIT postings, every match is among its
-# postings: they are all scored and sorted exactly, and the total is exact.
+#   ignores the score (only multi-word queries notice: one word's score is its level). A walk
+#   is bounded to the WALK_LIMIT most popular components that pass the filters; a tier too
+#   sparse to fill the page among them is read like a small one (its cost then grows with it).
+# When the rarest query word has fewer than EXACT_LIMIT postings, or the filters leave fewer
+# than EXACT_LIMIT components, every match is among those: they are all scored and sorted
+# exactly, and the total is exact. See docs/catalogue.md for what is approximate.
 
 WEIGHTS = (NAME_WEIGHT, TAG_WEIGHT, DESCRIPTION_WEIGHT, NAMESPACE_WEIGHT, README_WEIGHT)
 LEVELS = tuple(sorted({w * b for w in WEIGHTS for b in (1, EXACT_BONUS)}, reverse=True))
