@@ -322,12 +322,20 @@ def _one_word_tier(
     excluded = sorted(ids & higher)  # usually few: most candidates are new in a lower tier
     if len(excluded) > _IN_LIST_LIMIT:
         return None
-    # The candidates again as a subquery, not as a list: PostgreSQL plans a long IN list slowly.
-    members = [
-        *where,
-        col(Component.id).in_(_union(candidates)),
-        *([col(Component.id).not_in(excluded)] if excluded else []),
-    ]
+    if session.get_bind().dialect.name == "sqlite":
+        # A list of ids is read by rowid; without statistics SQLite would otherwise walk the
+        # index of a filter (has_gpu) and test each row against the subquery.
+        fresh = sorted(ids - higher)
+        if len(fresh) > _IN_LIST_LIMIT:
+            return None
+        members = [*where, col(Component.id).in_(fresh)]
+    else:
+        # PostgreSQL plans a subquery well (a long IN list slowly).
+        members = [
+            *where,
+            col(Component.id).in_(_union(candidates)),
+            *([col(Component.id).not_in(excluded)] if excluded else []),
+        ]
     higher |= ids
     query = sa.select(col(Component.id)).where(*members)
     page = list(session.execute(query.order_by(*popularity()).offset(skip).limit(wanted)).scalars())
@@ -447,7 +455,15 @@ def rank(
         return _exact(_score(session, words, where, None), offset, limit)  # few pass the filters
 
     joined = "-".join(words)
-    named = _score(session, words, [*where, col(Component.name) == joined], None)
+    # By name first: with a filter too, SQLite (no statistics) may prefer the filter's index.
+    named_ids = list(
+        session.execute(sa.select(col(Component.id)).where(col(Component.name) == joined)).scalars()
+    )
+    named = (
+        _score(session, words, [*where, col(Component.id).in_(named_ids)], None)
+        if named_ids
+        else []
+    )
     page = [s.id for s in named[offset : offset + limit + 1]]  # one more: is there a next?
     before = len(named)  # matches in the tiers read so far
     exact = True
