@@ -304,6 +304,33 @@ def _score(
     return scored
 
 
+def _score_one_word(session: Session, word: str, where: Sequence[Any]) -> list[_Scored]:
+    """:func:`_score` for one word with few postings: the levels come from one grouped read of
+    its postings instead of a check per candidate."""
+    component_id = col(SearchTerm.component_id)
+    postings = sa.select(component_id, sa.func.max(_term_level(word))).where(
+        col(SearchTerm.weight).in_(WEIGHTS), _word_condition(word)
+    )
+    levels: dict[int, int] = dict(session.execute(postings.group_by(component_id)).all())
+    if not levels:
+        return []
+    if session.get_bind().dialect.name == "sqlite":
+        candidates: Any = sorted(levels)  # read by rowid (see _one_word_tier)
+    else:
+        candidates = _postings(word)[0]
+    rows = session.execute(
+        sa.select(
+            col(Component.id), col(Component.name), col(Component.pulls), _raw_updated_at()
+        ).where(col(Component.id).in_(candidates), *where)
+    )
+    scored = [
+        _Scored(row[0], row[1] == word, levels[row[0]], levels[row[0]], row[2], row[3])
+        for row in rows
+    ]
+    scored.sort(key=_Scored.key, reverse=True)
+    return scored
+
+
 def _one_word_tier(
     session: Session,
     where: Sequence[Any],
@@ -446,6 +473,8 @@ def rank(
     counts, whole = _count_postings(session, words)
     rarest = min(range(len(words)), key=counts.__getitem__)
     if counts[rarest] < EXACT_LIMIT:
+        if len(words) == 1:
+            return _exact(_score_one_word(session, words[0], where), offset, limit)
         return _exact(_score(session, words, where, _postings(words[rarest])), offset, limit)
     if (
         where
