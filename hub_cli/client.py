@@ -301,7 +301,8 @@ class HubClient:
             per_page: Page size (the hub caps it at 100).
 
         Returns:
-            One page of components and the total count.
+            One page of components and the total count (a lower bound, "1,000+", when
+            ``total_is_lower_bound``).
 
         Raises:
             BadRequestError: an unknown category, sort or hardware filter.
@@ -324,6 +325,7 @@ class HubClient:
             total=int(data["total"]),
             page=int(data["page"]),
             per_page=int(data["per_page"]),
+            total_is_lower_bound=bool(data.get("total_is_lower_bound", False)),
         )
 
     def get_component(self, ref: str | Reference) -> ComponentInfo:

@@ -261,15 +261,17 @@ class Page(_Model, Generic[T]):
 
     Attributes:
         items: This page's items.
-        total: How many match in all.
+        total: How many match in all; with ``total_is_lower_bound``, at least that many.
         page: This page's number (from 1).
         per_page: The page size.
+        total_is_lower_bound: True when the hub did not count every match (over 1,000).
     """
 
     items: list[T]
     total: int
     page: int
     per_page: int
+    total_is_lower_bound: bool = False
 
 
 @dataclass(frozen=True)

@@ -67,6 +67,13 @@ class Component(SQLModel, table=True):
         sa.UniqueConstraint("namespace", "name", name="uq_components_namespace_name"),
         sa.Index("ix_components_category_updated", "category", "updated_at"),
         sa.Index("ix_components_updated", "updated_at"),
+        # Listing orders (see ComponentService.list_components) and search's popularity walk
+        # (hub_server.services.search): each is read in index order and stops at the page.
+        sa.Index("ix_components_popularity", "pulls", "updated_at", "id"),
+        sa.Index("ix_components_gpu_popularity", "has_gpu", "pulls", "updated_at", "id"),
+        sa.Index("ix_components_name", "name", "namespace"),
+        sa.Index("ix_components_created", "created_at"),
+        sa.Index("ix_components_forks", "forks_count"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -79,10 +86,10 @@ class Component(SQLModel, table=True):
     latest_version: str | None = Field(default=None, max_length=128)
     versions_count: int = 0
     hardware_variants: list[str] = Field(default_factory=list, sa_type=sa.JSON)
-    has_gpu: bool = Field(default=False, index=True)
+    has_gpu: bool = False
     has_cpu_only: bool = Field(default=True, index=True)
     forks_count: int = 0
-    pulls: int = Field(default=0, index=True, sa_column_kwargs={"server_default": "0"})
+    pulls: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     """Archive and component.yaml downloads of all its versions (a counter, see record_pull)."""
     revision: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     """Bumped (``revision + 1``, in the writing transaction) by every change a reader of the
@@ -155,11 +162,15 @@ class SearchTerm(SQLModel, table=True):
 
     __tablename__ = "search_terms"
     __table_args__ = (
-        # Keyed by term first: a query word is a range scan of this key. It carries the weight
-        # too (PostgreSQL: INCLUDE; SQLite: a WITHOUT ROWID table is its primary key), so a
-        # search never reads the table itself.
-        sa.PrimaryKeyConstraint("term", "component_id", postgresql_include=["weight"]),
-        sa.Index("ix_search_terms_component_id", "component_id"),
+        # Keyed by component first: "does component X have a term starting with P, at what
+        # weight" is a range of a few entries (search checks candidates this way; reindex reads
+        # a component's terms this way). The weight rides along (PostgreSQL: INCLUDE; SQLite: a
+        # WITHOUT ROWID table is its primary key), so neither reads the table itself.
+        sa.PrimaryKeyConstraint("component_id", "term", postgresql_include=["weight"]),
+        # Weight first: a word's postings at one weight are one range, so a search reads the
+        # best tier first and only as much of it as the page needs. (SQLite adds the primary
+        # key's columns to the index itself.)
+        sa.Index("ix_search_terms_weight_term", "weight", "term", "component_id"),
         {"sqlite_with_rowid": False},
     )
 

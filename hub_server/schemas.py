@@ -83,6 +83,10 @@ class ComponentDetail(ComponentPublic):
 class Page(BaseModel, Generic[T]):
     items: list[T]
     total: int
+    """How many match in all; with ``total_is_lower_bound``, at least that many."""
+    total_is_lower_bound: bool = False
+    """True when there are too many matches to count cheaply (over 1,000): ``total`` is then a
+    lower bound, as in "1,000+ components"."""
     page: int
     per_page: int
 

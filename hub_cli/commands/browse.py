@@ -72,7 +72,8 @@ def search(
     console().print(rows)
     first = (result.page - 1) * result.per_page + 1
     last = first + len(result.items) - 1
-    say(f"{first}-{last} of {result.total} components")
+    total = f"{result.total:,}+" if result.total_is_lower_bound else f"{result.total:,}"
+    say(f"{first}-{last} of {total} components")
 
 
 def _variants_table(version: VersionInfo) -> Any:

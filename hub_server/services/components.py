@@ -59,6 +59,16 @@ SORTS = ("relevance", "updated", "created", "name", "forks", "pulls")
 HARDWARE_FILTERS = ("gpu", "cpu")
 MAX_PER_PAGE = 100
 MAX_RANGE_LENGTH = 256
+# Each listing order ends in a unique column (pages never overlap) and is served by an index of
+# ``components``; "relevance" without words is "updated".
+_ORDERS: dict[str, list[Any]] = {
+    "relevance": [col(Component.updated_at).desc(), col(Component.id).desc()],
+    "updated": [col(Component.updated_at).desc(), col(Component.id).desc()],
+    "created": [col(Component.created_at).desc(), col(Component.id).desc()],
+    "name": [col(Component.name), col(Component.namespace)],
+    "forks": [col(Component.forks_count).desc(), col(Component.name), col(Component.namespace)],
+    "pulls": [col(Component.pulls).desc(), col(Component.name), col(Component.namespace)],
+}
 
 
 @dataclass(frozen=True)
@@ -552,41 +562,30 @@ class ComponentService:
             conditions.append(parent_id.is_not(None) if is_fork else parent_id.is_(None))
 
         words = search.query_words(q)
-        query = select(Component)
-        counted = select(sa.func.count()).select_from(Component)
         if q and not words:
             # Text with no searchable word in it ("%%%") matches nothing.
-            conditions.append(sa.false())
-        matches = search.match_query(words) if words else None
-        if matches is not None:
-            joined = sa.join(Component, matches, matches.c.component_id == Component.id)
-            query = query.select_from(joined)
-            counted = select(sa.func.count()).select_from(joined)
-        total = self.session.exec(counted.where(*conditions)).one()
-        query = query.where(*conditions)
-        if sort == "relevance" and matches is not None:
-            exact_name = sa.case((col(Component.name) == "-".join(words), 0), else_=1)
-            query = query.order_by(
-                exact_name,
-                matches.c.score.desc(),
-                col(Component.pulls).desc(),
-                col(Component.updated_at).desc(),
-                col(Component.id).desc(),
-            )
-        elif sort == "name":
-            query = query.order_by(Component.name, Component.namespace)
-        elif sort == "created":
-            query = query.order_by(col(Component.created_at).desc(), col(Component.id).desc())
-        elif sort == "forks":
-            query = query.order_by(col(Component.forks_count).desc(), Component.name)
-        elif sort == "pulls":
-            query = query.order_by(col(Component.pulls).desc(), Component.name, Component.namespace)
+            return Page[ComponentPublic](items=[], total=0, page=page, per_page=per_page)
+        offset = (page - 1) * per_page
+        if sort == "relevance" and words:
+            hits = search.rank(self.session, words, where=conditions, offset=offset, limit=per_page)
         else:
-            query = query.order_by(col(Component.updated_at).desc(), col(Component.id).desc())
-        rows = self.session.exec(query.offset((page - 1) * per_page).limit(per_page)).all()
+            hits = search.filter_sorted(
+                self.session,
+                words,
+                where=conditions,
+                order_by=_ORDERS[sort],
+                offset=offset,
+                limit=per_page,
+            )
+        # Full rows for the page only.
+        rows = {
+            row.id: row
+            for row in self.session.exec(select(Component).where(col(Component.id).in_(hits.ids)))
+        }
         return Page[ComponentPublic](
-            items=[self._component_public(row) for row in rows],
-            total=total,
+            items=[self._component_public(rows[i]) for i in hits.ids],
+            total=hits.total,
+            total_is_lower_bound=hits.total_is_lower_bound,
             page=page,
             per_page=per_page,
         )

@@ -18,14 +18,15 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col
 
-from hub_server.models import ComponentVariant, SearchTerm
+from hub_server.models import Component, ComponentVariant, SearchTerm
 
 # Where a word occurs decides how much it counts; a term keeps the highest weight it has.
 NAME_WEIGHT = 16
@@ -42,6 +43,10 @@ MAX_README_TERMS = 3000
 MAX_QUERY_WORDS = 8
 # Shorter query words match whole terms only: a one-letter prefix would match half the index.
 MIN_PREFIX_LENGTH = 2
+# Ids passed as one IN list, at most (SQLite's bound-parameter limit is 32,766).
+_IN_LIST_LIMIT = 10_000
+# Terms deleted per statement on reindex (SQLite's bound-parameter limit is far above).
+_DELETE_CHUNK = 5000
 
 _WORD = re.compile(r"[a-z0-9]+")
 _ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
@@ -143,36 +148,441 @@ def _word_condition(word: str) -> sa.ColumnElement[bool]:
     return sa.and_(term >= word, term < upper)
 
 
-def match_query(words: list[str]) -> sa.Subquery:
-    """The components that contain every word (as a word or a word's prefix), with a score.
+# ----------------------------------------------------------------------------- top-k search
+#
+# A page of results must cost about the same whether 10 or 100,000 components match. Every
+# matching component gets a *level* per query word: the weight of the best field the word
+# occurs in, doubled for a whole word (32 = the whole word in the name ... 1 = a prefix in the
+# README). Results are ordered by: exact name match; the best level of any word (the *tier*);
+# the summed levels (the score); popularity (pulls, updated_at, id). A tier is read in one of
+# two ways, chosen by a capped count of its postings:
+# - small (fewer than EXACT_LIMIT postings): its postings are read through
+#   ``ix_search_terms_weight_term`` (weight, term) — one range per weight — and the candidates
+#   are scored and sorted exactly;
+# - large: the components are walked in popularity order (``ix_components_popularity``) and
+#   each is checked through the primary key (component_id, term), which for one component and
+#   one prefix is a range of a few entries; the walk stops when the page is full. Such a tier
+#   ignores the score (only multi-word queries notice: one word's score is its level). A walk
+#   is bounded to the WALK_LIMIT most popular components that pass the filters; a tier too
+#   sparse to fill the page among them is read like a small one (its cost then grows with it).
+# When the rarest query word has fewer than EXACT_LIMIT postings, or the filters leave fewer
+# than EXACT_LIMIT components, every match is among those: they are all scored and sorted
+# exactly, and the total is exact. See docs/catalogue.md for what is approximate.
 
-    Args:
-        words: from :func:`query_words`; not empty.
+WEIGHTS = (NAME_WEIGHT, TAG_WEIGHT, DESCRIPTION_WEIGHT, NAMESPACE_WEIGHT, README_WEIGHT)
+LEVELS = tuple(sorted({w * b for w in WEIGHTS for b in (1, EXACT_BONUS)}, reverse=True))
+"""Every level a word can match at, best first."""
+EXACT_LIMIT = 1000
+"""Below this many postings a tier (or the rarest word) is scored and sorted exactly."""
+TOTAL_LIMIT = 1000
+"""Totals above this are reported as "at least" (``total_is_lower_bound``)."""
+WALK_LIMIT = 1000
+"""A large tier is looked for among at most this many components in popularity order."""
 
-    Returns:
-        A subquery with columns ``component_id`` and ``score`` (higher is better).
-    """
+
+_UNKNOWN = object()
+
+
+@dataclass(frozen=True)
+class Hits:
+    """One page of component ids, best first, and how many match in all."""
+
+    ids: list[int]
+    total: int
+    total_is_lower_bound: bool
+
+
+@dataclass(frozen=True)
+class _Scored:
+    id: int
+    exact_name: bool
+    tier: int
+    score: int
+    pulls: int
+    updated_at: Any
+
+    def key(self) -> tuple[Any, ...]:
+        return (self.exact_name, self.tier, self.score, self.pulls, self.updated_at, self.id)
+
+
+def popularity() -> list[sa.ColumnElement[Any]]:
+    """The popularity order (most pulled, then most recently updated, then newest id), served
+    by ``ix_components_popularity``."""
+    return [
+        col(Component.pulls).desc(),
+        col(Component.updated_at).desc(),
+        col(Component.id).desc(),
+    ]
+
+
+_POPULARITY_KEY = (col(Component.pulls), col(Component.updated_at), col(Component.id))
+
+
+def _term_level(word: str) -> sa.ColumnElement[int]:
+    term, weight = col(SearchTerm.term), col(SearchTerm.weight)
+    return sa.case((term == word, weight * EXACT_BONUS), else_=weight)
+
+
+def _word_level(word: str, component_id: Any) -> sa.ScalarSelect[Any]:
+    """The level ``word`` matches a component at (NULL: it does not): a range of the primary
+    key (component_id, term), a few entries."""
+    return (
+        sa.select(sa.func.max(_term_level(word)))
+        .where(col(SearchTerm.component_id) == component_id, _word_condition(word))
+        .scalar_subquery()
+    )
+
+
+def _has_word(word: str, component_id: Any) -> sa.Exists:
+    return sa.exists().where(col(SearchTerm.component_id) == component_id, _word_condition(word))
+
+
+def _postings(word: str, level: int | None = None) -> list[sa.Select[Any]]:
+    """Selects of the component ids of a word's postings (at one level, or at any), each a
+    range of ``ix_search_terms_weight_term``."""
     term, weight = col(SearchTerm.term), col(SearchTerm.weight)
     component_id = col(SearchTerm.component_id)
-    per_word: list[Any] = [
-        sa.select(
-            component_id.label("component_id"),
-            sa.func.max(sa.case((term == word, weight * EXACT_BONUS), else_=weight)).label("score"),
+    if level is None:
+        # The weight list makes the (weight, term) index usable: one range per weight.
+        return [sa.select(component_id).where(weight.in_(WEIGHTS), _word_condition(word))]
+    parts = []
+    if level % EXACT_BONUS == 0 and level // EXACT_BONUS in WEIGHTS:
+        parts.append(sa.select(component_id).where(weight == level // EXACT_BONUS, term == word))
+    if level in WEIGHTS and len(word) >= MIN_PREFIX_LENGTH:
+        parts.append(
+            sa.select(component_id).where(weight == level, _word_condition(word), term != word)
         )
-        .where(_word_condition(word))
-        .group_by(component_id)
-        for word in words
+    return parts
+
+
+def _capped_counts(session: Session, selects: Sequence[sa.Select[Any]], cap: int) -> list[int]:
+    """How many rows each select has, counting at most ``cap`` of each, in one statement."""
+    if not selects:
+        return []
+    counts = [
+        sa.select(sa.func.count()).select_from(s.limit(cap).subquery()).scalar_subquery()
+        for s in selects
     ]
-    if len(per_word) == 1:
-        single: sa.Subquery = per_word[0].subquery("matches")
-        return single
-    hits = sa.union_all(*per_word).subquery("hits")
-    return (
-        sa.select(hits.c.component_id, sa.func.sum(hits.c.score).label("score"))
-        .group_by(hits.c.component_id)
-        .having(sa.func.count() == len(words))
-        .subquery("matches")
+    row = session.execute(sa.select(*(c.label(f"c{i}") for i, c in enumerate(counts)))).one()
+    return [int(n) for n in row]
+
+
+def _union(selects: Sequence[sa.Select[Any]]) -> Any:
+    return selects[0] if len(selects) == 1 else sa.union_all(*selects)
+
+
+def _raw_updated_at() -> Any:
+    """``updated_at`` as the driver returns it, for sorting only: SQLite's fixed-format text
+    orders as the time does, and skipping its parse into a datetime saves more than the rest
+    of a candidate's cost."""
+    return sa.type_coerce(col(Component.updated_at), sa.String)
+
+
+def _score(
+    session: Session,
+    words: Sequence[str],
+    where: Sequence[Any],
+    candidates: Sequence[sa.Select[Any]] | None,
+) -> list[_Scored]:
+    """Score the components that satisfy ``where`` (among ``candidates``, component-id
+    selects), keeping those that match every word."""
+    joined = "-".join(words)
+    levels = [_word_level(w, Component.id).label(f"l{i}") for i, w in enumerate(words)]
+    query = sa.select(
+        col(Component.id), col(Component.name), col(Component.pulls), _raw_updated_at(),
+        *levels,
+    ).where(*where)  # fmt: skip
+    if candidates is not None:
+        query = query.where(col(Component.id).in_(_union(candidates)))
+    scored = []
+    for row in session.execute(query):
+        found = [level for level in row[4:] if level is not None]
+        if len(found) < len(words):
+            continue
+        scored.append(_Scored(row[0], row[1] == joined, max(found), sum(found), row[2], row[3]))
+    scored.sort(key=_Scored.key, reverse=True)
+    return scored
+
+
+def _score_one_word(session: Session, word: str, where: Sequence[Any]) -> list[_Scored]:
+    """:func:`_score` for one word with few postings: the levels come from one grouped read of
+    its postings instead of a check per candidate."""
+    component_id = col(SearchTerm.component_id)
+    postings = sa.select(component_id, sa.func.max(_term_level(word))).where(
+        col(SearchTerm.weight).in_(WEIGHTS), _word_condition(word)
     )
+    levels: dict[int, int] = dict(session.execute(postings.group_by(component_id)).all())
+    if not levels:
+        return []
+    if session.get_bind().dialect.name == "sqlite":
+        candidates: Any = sorted(levels)  # read by rowid (see _one_word_tier)
+    else:
+        candidates = _postings(word)[0]
+    rows = session.execute(
+        sa.select(
+            col(Component.id), col(Component.name), col(Component.pulls), _raw_updated_at()
+        ).where(col(Component.id).in_(candidates), *where)
+    )
+    scored = [
+        _Scored(row[0], row[1] == word, levels[row[0]], levels[row[0]], row[2], row[3])
+        for row in rows
+    ]
+    scored.sort(key=_Scored.key, reverse=True)
+    return scored
+
+
+def _one_word_tier(
+    session: Session,
+    where: Sequence[Any],
+    candidates: Sequence[sa.Select[Any]],
+    higher: set[int],
+    skip: int,
+    wanted: int,
+) -> tuple[list[int], int | None] | None:
+    """Members ``skip`` to ``skip + wanted`` of a tier of a one-word query, and how many it
+    has, without checking each one's level: the tiers above were read in full, so a candidate
+    is a member unless ``higher`` holds it. The database sorts; only ids cross the wire. Adds
+    the candidates to ``higher`` for the next tier. The count is None when the page ends in
+    this tier (not needed); the result None when too many candidates to exclude by list.
+    """
+    ids = set(session.execute(_union(candidates)).scalars())
+    excluded = sorted(ids & higher)  # usually few: most candidates are new in a lower tier
+    if len(excluded) > _IN_LIST_LIMIT:
+        return None
+    if session.get_bind().dialect.name == "sqlite":
+        # A list of ids is read by rowid; without statistics SQLite would otherwise walk the
+        # index of a filter (has_gpu) and test each row against the subquery.
+        fresh = sorted(ids - higher)
+        if len(fresh) > _IN_LIST_LIMIT:
+            return None
+        members = [*where, col(Component.id).in_(fresh)]
+    else:
+        # PostgreSQL plans a subquery well (a long IN list slowly).
+        members = [
+            *where,
+            col(Component.id).in_(_union(candidates)),
+            *([col(Component.id).not_in(excluded)] if excluded else []),
+        ]
+    higher |= ids
+    query = sa.select(col(Component.id)).where(*members)
+    page = list(session.execute(query.order_by(*popularity()).offset(skip).limit(wanted)).scalars())
+    if len(page) == wanted:
+        return page, None  # the page ends here: the tier's size is not needed, nor counted
+    count = session.execute(sa.select(sa.func.count()).select_from(query.subquery()))
+    return page, int(count.scalar_one())
+
+
+def _exact(scored: list[_Scored], offset: int, limit: int) -> Hits:
+    return Hits([s.id for s in scored[offset : offset + limit]], len(scored), False)
+
+
+def _count_postings(session: Session, words: Sequence[str]) -> tuple[list[int], list[int]]:
+    """Per word, capped at EXACT_LIMIT, in one statement: its postings (at least as many as the
+    components it matches), and its whole-word postings (exactly the components that have the
+    word: a component has a term once). A capped count reads at most that many index entries;
+    ``count(DISTINCT)`` would not stop early on PostgreSQL."""
+    whole = [
+        sa.select(col(SearchTerm.component_id)).where(
+            col(SearchTerm.weight).in_(WEIGHTS), col(SearchTerm.term) == w
+        )
+        for w in words
+    ]
+    counts = _capped_counts(session, [*(_postings(w)[0] for w in words), *whole], EXACT_LIMIT)
+    return counts[: len(words)], counts[len(words) :]
+
+
+def _lower_bound(
+    seen: int, words: Sequence[str], where: Sequence[Any], whole: Sequence[int]
+) -> int:
+    """A total to report as "at least": what the page has seen, or, for one word and no
+    filter (then every component with the word matches), the capped count of the components
+    that have it as a whole word."""
+    if len(words) == 1 and not where:
+        return max(seen, whole[0])
+    return seen
+
+
+def _walk(
+    session: Session,
+    words: Sequence[str],
+    where: Sequence[Any],
+    level: int,
+    skip: int,
+    wanted: int,
+    cutoff: Sequence[Any] | None,
+) -> list[int] | None:
+    """The members ``skip`` to ``skip + wanted`` of a large tier, in popularity order, found
+    by walking the components that satisfy ``where`` in that order, down to ``cutoff`` (the
+    popularity key of the WALK_LIMIT-th; None: walk them all). The walk stops at the last one
+    wanted. Returns None when the walk does not find them all (the tier is sparse)."""
+    levels = [_word_level(w, Component.id) for w in words]
+    in_tier = [found == level for found in levels]
+    if len(words) > 1:
+        in_tier = [*(found <= level for found in levels), sa.or_(*in_tier)]
+    bound = [] if cutoff is None else [sa.tuple_(*_POPULARITY_KEY) >= sa.tuple_(*cutoff)]
+    query = (
+        sa.select(col(Component.id))
+        .where(*where, *bound, *in_tier)
+        .order_by(*popularity())
+        .offset(skip)
+        .limit(wanted)
+    )
+    found = list(session.execute(query).scalars())
+    return found if len(found) == wanted else None
+
+
+def _cutoff(session: Session, where: Sequence[Any]) -> Sequence[Any] | None:
+    """The popularity key of the WALK_LIMIT-th component that satisfies ``where`` (None: there
+    are fewer): an index-only read of that many entries."""
+    row = session.execute(
+        sa.select(*_POPULARITY_KEY)
+        .where(*where)
+        .order_by(*popularity())
+        .offset(WALK_LIMIT - 1)
+        .limit(1)
+    ).first()
+    return None if row is None else tuple(row)
+
+
+def _no_parallel_workers(session: Session) -> None:
+    """PostgreSQL: plan this transaction's statements without parallel workers. Starting
+    them costs tens of milliseconds, more than any of these statements is worth; the planner
+    otherwise picks them for a walk it overestimates."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.text("SET LOCAL max_parallel_workers_per_gather = 0"))
+
+
+def rank(
+    session: Session, words: Sequence[str], *, where: Sequence[Any], offset: int, limit: int
+) -> Hits:
+    """One page of the components that match every word and ``where``, by relevance.
+
+    Args:
+        session: the database session.
+        words: from :func:`query_words`; not empty.
+        where: conditions on :class:`~hub_server.models.Component` (the filters).
+        offset: matches to skip.
+        limit: matches to return.
+
+    Returns:
+        The page's component ids, best first, and the total: exact, or (with
+        ``total_is_lower_bound``) at least that many when the matches are too many to count
+        cheaply.
+    """
+    _no_parallel_workers(session)
+    counts, whole = _count_postings(session, words)
+    rarest = min(range(len(words)), key=counts.__getitem__)
+    if counts[rarest] < EXACT_LIMIT:
+        if len(words) == 1:
+            return _exact(_score_one_word(session, words[0], where), offset, limit)
+        return _exact(_score(session, words, where, _postings(words[rarest])), offset, limit)
+    if (
+        where
+        and _capped_counts(session, [sa.select(col(Component.id)).where(*where)], EXACT_LIMIT)[0]
+        < EXACT_LIMIT
+    ):
+        return _exact(_score(session, words, where, None), offset, limit)  # few pass the filters
+
+    joined = "-".join(words)
+    # By name first: with a filter too, SQLite (no statistics) may prefer the filter's index.
+    named_ids = list(
+        session.execute(sa.select(col(Component.id)).where(col(Component.name) == joined)).scalars()
+    )
+    named = (
+        _score(session, words, [*where, col(Component.id).in_(named_ids)], None)
+        if named_ids
+        else []
+    )
+    page = [s.id for s in named[offset : offset + limit + 1]]  # one more: is there a next?
+    before = len(named)  # matches in the tiers read so far
+    exact = True
+    # The exact-name matches are excluded by id, not by name: the popularity index holds the
+    # id, so a walk without filters never reads the (wide) component rows.
+    others = [*where, col(Component.id).not_in([s.id for s in named])] if named else list(where)
+    cutoff: Any = _UNKNOWN
+    # One word: the components with a posting in the tiers read so far (None: not kept).
+    higher: set[int] | None = set() if len(words) == 1 else None
+    for level in LEVELS:
+        wanted = limit + 1 - len(page)
+        if wanted <= 0:
+            exact = False  # the tiers after the page are not read, nor counted
+            break
+        candidates = [part for w in words for part in _postings(w, level)]
+        postings = sum(_capped_counts(session, candidates, EXACT_LIMIT))
+        if not postings:
+            continue
+        skip = max(0, offset - before)
+        if postings >= EXACT_LIMIT:
+            if cutoff is _UNKNOWN:
+                cutoff = _cutoff(session, others)
+            found = _walk(session, words, others, level, skip, wanted, cutoff)
+            if found is not None:
+                page += found
+                exact = False  # the page ends inside this tier: its size is unknown
+                break
+        # A small tier, or one the walk found too sparse: score all its candidates.
+        if higher is not None:
+            read = _one_word_tier(session, others, candidates, higher, skip, wanted)
+            if read is not None:
+                page += read[0]
+                if read[1] is None:
+                    exact = False
+                    break
+                before += read[1]
+                continue
+            higher = None  # no longer complete: later tiers check each candidate's level
+        tier = [s for s in _score(session, words, others, candidates) if s.tier == level]
+        page += [s.id for s in tier[skip : skip + wanted]]
+        before += len(tier)
+    if exact:
+        return Hits(page[:limit], before, False)
+    return Hits(page[:limit], _lower_bound(offset + len(page), words, where, whole), True)
+
+
+def filter_sorted(
+    session: Session,
+    words: Sequence[str],
+    *,
+    where: Sequence[Any],
+    order_by: Sequence[Any],
+    offset: int,
+    limit: int,
+) -> Hits:
+    """One page of the components that match every word (if any) and ``where``, in
+    ``order_by`` (an order an index serves, ending in a unique column).
+
+    Args:
+        session: the database session.
+        words: from :func:`query_words`; may be empty (a plain listing).
+        where: conditions on :class:`~hub_server.models.Component` (the filters).
+        order_by: the listing's order.
+        offset: matches to skip.
+        limit: matches to return.
+
+    Returns:
+        The page's component ids and the total (exact up to TOTAL_LIMIT, else a lower bound).
+    """
+    conditions = [*where, *(_has_word(w, Component.id) for w in words)]
+    _no_parallel_workers(session)
+    counts: list[int] = []
+    whole: list[int] = []
+    if words:
+        counts, whole = _count_postings(session, words)
+        rarest = min(range(len(words)), key=counts.__getitem__)
+        if counts[rarest] < EXACT_LIMIT:
+            conditions.append(col(Component.id).in_(_union(_postings(words[rarest]))))
+    matching = sa.select(col(Component.id)).where(*conditions)
+    ids = list(
+        session.execute(matching.order_by(*order_by).offset(offset).limit(limit + 1)).scalars()
+    )
+    seen = offset + len(ids)
+    if counts and min(counts) >= EXACT_LIMIT:
+        # Counting the matches among all components could read them all.
+        return Hits(ids[:limit], _lower_bound(seen, words, where, whole), True)
+    counted = _capped_counts(session, [matching], TOTAL_LIMIT + 1)[0]
+    if counted <= TOTAL_LIMIT:
+        return Hits(ids[:limit], max(counted, seen) if ids else counted, False)
+    return Hits(ids[:limit], max(TOTAL_LIMIT, seen), True)
 
 
 # ----------------------------------------------------------------------------- hardware
@@ -235,12 +645,10 @@ def reindex(
 ) -> None:
     """Replace a component's search terms and hardware facts with its latest version's.
 
-    Runs inside the caller's transaction; the caller commits.
+    Only the terms that changed are written: a new version usually keeps most of its README,
+    and a component has a few hundred terms. Runs inside the caller's transaction; the caller
+    commits.
     """
-    session.execute(sa.delete(SearchTerm).where(col(SearchTerm.component_id) == component_id))
-    session.execute(
-        sa.delete(ComponentVariant).where(col(ComponentVariant.component_id) == component_id)
-    )
     terms = document_terms(
         namespace=namespace,
         name=name,
@@ -248,11 +656,22 @@ def reindex(
         tags=list(manifest.get("tags") or []),
         readme=readme,
     )
-    if terms:
+    term, weight = col(SearchTerm.term), col(SearchTerm.weight)
+    owner = col(SearchTerm.component_id) == component_id
+    old: dict[str, int] = {t: w for t, w in session.execute(sa.select(term, weight).where(owner))}
+    # A term whose weight changed is deleted and inserted again: two statements in all.
+    gone = [t for t, w in old.items() if terms.get(t) != w]
+    added = [{"component_id": component_id, "term": t, "weight": w}
+             for t, w in terms.items() if old.get(t) != w]  # fmt: skip
+    for start in range(0, len(gone), _DELETE_CHUNK):
         session.execute(
-            sa.insert(SearchTerm),
-            [{"component_id": component_id, "term": t, "weight": w} for t, w in terms.items()],
+            sa.delete(SearchTerm).where(owner, term.in_(gone[start : start + _DELETE_CHUNK]))
         )
+    if added:
+        session.execute(sa.insert(SearchTerm), added)
+    session.execute(
+        sa.delete(ComponentVariant).where(col(ComponentVariant.component_id) == component_id)
+    )
     variants = variant_facts(manifest.get("hardware") or {})
     if variants:
         session.execute(

@@ -85,6 +85,19 @@ def plural(count: int, word: str, words: str | None = None) -> str:
     return f"{count:,} {word if count == 1 else (words or word + 's')}"
 
 
+def count_of(results: Any, word: str, words: str | None = None) -> str:
+    """A listing's total: ``1 component``, ``20 components``, or ``1,000+ components`` when the
+    hub reported a lower bound (too many matches to count cheaply)."""
+    if not results.total_is_lower_bound:
+        return plural(results.total, word, words)
+    return f"{results.total:,}+ {words or word + 's'}"
+
+
+def count_number(results: Any) -> str:
+    """A listing's total as a bare number: ``20`` or ``1,000+``."""
+    return f"{results.total:,}{'+' if results.total_is_lower_bound else ''}"
+
+
 ASSETS = Assets()
 
 environment = Environment(
@@ -104,6 +117,8 @@ environment.filters.update(
     date=human_date,
     iso=iso,
     plural=plural,
+    count_of=count_of,
+    count_number=count_number,
     category_label=lambda value: CATEGORY_LABELS.get(value, value),
 )
 

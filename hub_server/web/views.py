@@ -132,7 +132,9 @@ class PageLink:
 class Pagination:
     page: int
     last: int
+    """The last page known to exist (with ``total_is_lower_bound`` there may be more)."""
     total: int
+    total_is_lower_bound: bool
     first_item: int
     last_item: int
     links: list[PageLink]
@@ -151,7 +153,10 @@ class Pagination:
     def _build(cls, results: Page[ComponentPublic], url: Any) -> Pagination:
         last = max(1, math.ceil(results.total / results.per_page))
         page = results.page
-        window = sorted({1, last, *range(max(1, page - 2), min(last, page + 2) + 1)})
+        # With a lower-bound total the real last page is unknown: no link to it, only the
+        # pages around this one (and "Next" while there is a next).
+        known_last = set() if results.total_is_lower_bound else {last}
+        window = sorted({1, *known_last, *range(max(1, page - 2), min(last, page + 2) + 1)})
         links: list[PageLink] = []
         previous = 0
         for number in window:
@@ -159,11 +164,14 @@ class Pagination:
                 links.append(PageLink(None))
             links.append(PageLink(number, url(number), number == page))
             previous = number
+        if results.total_is_lower_bound:
+            links.append(PageLink(None))  # more pages, how many is not counted
         first_item = (page - 1) * results.per_page + 1
         return cls(
             page=page,
             last=last,
             total=results.total,
+            total_is_lower_bound=results.total_is_lower_bound,
             first_item=first_item,
             last_item=first_item + len(results.items) - 1,
             links=links,

@@ -11,7 +11,7 @@ import pytest
 
 from hub_server.schemas import ComponentPublic, Page, VersionPublic, VersionUrls
 from hub_server.services import search
-from hub_server.web import views
+from hub_server.web import rendering, views
 from hub_server.web.readme import render_readme
 from hub_server.web.rendering import compact_number, human_bytes, human_date, plural
 from tests.web.htmltree import parse
@@ -278,7 +278,9 @@ def test_search_form_urls_reset_the_page_and_drop_empty_fields() -> None:
     assert form.chips[0].remove_url == "/search?q=gbm+tree&tag=b&hardware=gpu"
 
 
-def _page(total: int, page: int, per_page: int = 10) -> Page[ComponentPublic]:
+def _page(
+    total: int, page: int, per_page: int = 10, *, lower_bound: bool = False
+) -> Page[ComponentPublic]:
     shown = max(0, min(per_page, total - (page - 1) * per_page))
     item = ComponentPublic(
         namespace="n",
@@ -294,7 +296,13 @@ def _page(total: int, page: int, per_page: int = 10) -> Page[ComponentPublic]:
         created_at=datetime(2026, 1, 1, tzinfo=UTC),
         updated_at=datetime(2026, 1, 1, tzinfo=UTC),
     )
-    return Page[ComponentPublic](items=[item] * shown, total=total, page=page, per_page=per_page)
+    return Page[ComponentPublic](
+        items=[item] * shown,
+        total=total,
+        total_is_lower_bound=lower_bound,
+        page=page,
+        per_page=per_page,
+    )
 
 
 def test_pagination_window() -> None:
@@ -306,6 +314,20 @@ def test_pagination_window() -> None:
     assert pages.prev_url == "/search?q=x&page=9"
     assert pages.next_url == "/search?q=x&page=11"
     assert (pages.first_item, pages.last_item) == (91, 100)
+
+
+def test_pagination_of_a_lower_bound_total_has_no_last_page_link() -> None:
+    # "1,000+": page 50 of 20 is the last one known, not the last one there is.
+    pages = views.Pagination.of(
+        _page(total=1000, page=3, per_page=20, lower_bound=True), views.SearchForm(q="x")
+    )
+
+    assert [link.number for link in pages.links] == [1, 2, 3, 4, 5, None]
+    assert pages.next_url == "/search?q=x&page=4"
+    assert rendering.count_of(_page(1000, 1, lower_bound=True), "component") == (
+        "1,000+ components"
+    )
+    assert rendering.count_of(_page(1, 1), "component") == "1 component"
 
 
 def test_pagination_of_a_single_page() -> None:

@@ -1,0 +1,329 @@
+"""Search is top-k: ranking, filters, pagination and totals on both databases, and a page's cost
+that does not grow with the number of matches (``hub_server.services.search``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from hub_server.db import make_engine
+from hub_server.models import Component, Namespace, SearchTerm
+from hub_server.schemas import ComponentPublic, Page
+from hub_server.services import search
+from hub_server.services.components import ComponentService
+from hub_server.settings import Settings
+from hub_server.storage import open_storage
+
+EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+def engine(settings: Settings, app: Any) -> Iterator[Engine]:
+    """The migrated database of ``settings`` (``app`` migrated it)."""
+    engine = make_engine(settings.resolved_database_url)
+    yield engine
+    engine.dispose()
+
+
+def _insert(
+    engine: Engine, components: list[dict[str, Any]], terms: dict[str, dict[str, int]]
+) -> None:
+    """Components (``name``, ``pulls``, optional ``namespace``/``has_gpu``) and their index
+    terms ``{name: {term: weight}}``, written directly: thousands in a second."""
+    with Session(engine) as session:
+        known = set(session.execute(sa.select(Namespace.name)).scalars())
+        namespaces = sorted({c.get("namespace", "ns") for c in components} - known)
+        if namespaces:
+            session.execute(sa.insert(Namespace), [{"name": n} for n in namespaces])
+        rows = []
+        for i, c in enumerate(components):
+            stamp = EPOCH + timedelta(minutes=i)
+            rows.append(
+                {
+                    "namespace": c.get("namespace", "ns"),
+                    "name": c["name"],
+                    "description": "",
+                    "category": "other",
+                    "tags": [],
+                    "search_text": "",
+                    "latest_version": "1.0.0",
+                    "versions_count": 1,
+                    "hardware_variants": ["gpu"] if c.get("has_gpu") else ["cpu"],
+                    "has_gpu": bool(c.get("has_gpu")),
+                    "has_cpu_only": not c.get("has_gpu"),
+                    "forks_count": 0,
+                    "pulls": c["pulls"],
+                    "created_at": stamp,
+                    "updated_at": stamp,
+                }
+            )
+        session.execute(sa.insert(Component), rows)
+        ids = dict(
+            session.execute(sa.select(Component.name, Component.id)).all()  # type: ignore[arg-type]
+        )
+        rows = [
+            {"component_id": ids[name], "term": term, "weight": weight}
+            for name, found in terms.items()
+            for term, weight in found.items()
+        ]
+        if rows:
+            session.execute(sa.insert(SearchTerm), rows)
+        session.commit()
+
+
+def _search(engine: Engine, settings: Settings, **params: Any) -> Page[ComponentPublic]:
+    with Session(engine) as session:
+        service = ComponentService(
+            session, open_storage(settings.resolved_storage_url), settings.archive_limits
+        )
+        return service.list_components(**params)
+
+
+def _names(page: Page[ComponentPublic]) -> list[str]:
+    return [c.name for c in page.items]
+
+
+# ----------------------------------------------------------------------------- ranking
+
+
+@pytest.fixture
+def ranked(engine: Engine) -> Engine:
+    """One component per way of matching "data", and popularity to break ties."""
+    weights = {"tag": 8, "desc": 4, "ns": 2, "readme": 1}
+    components = [
+        {"name": "data", "pulls": 0},  # the exact name: first, though least pulled
+        {"name": "data-loader", "pulls": 5},  # whole word in the name (32)
+        {"name": "load-data", "pulls": 50},  # whole word in the name, more pulls
+        {"name": "database-tool", "pulls": 900},  # prefix in the name (16)
+        *({"name": f"by-{field}", "pulls": 10} for field in weights),
+        {"name": "readme-popular", "pulls": 1000},  # whole word, README only (2)
+        {"name": "readme-prefix", "pulls": 2000},  # prefix, README only (1)
+        {"name": "unrelated", "pulls": 10**6},
+    ]
+    terms = {
+        "data": {"data": 16},
+        "data-loader": {"data": 16, "loader": 16},
+        "load-data": {"load": 16, "data": 16},
+        "database-tool": {"database": 16, "tool": 16},
+        **{f"by-{field}": {"data": weight, "by": 16} for field, weight in weights.items()},
+        "readme-popular": {"data": 1},
+        "readme-prefix": {"datasets": 1},
+        "unrelated": {"other": 16},
+    }
+    _insert(engine, components, terms)
+    return engine
+
+
+EXPECTED = [
+    "data",
+    "load-data",
+    "data-loader",
+    "database-tool",
+    "by-tag",
+    "by-desc",
+    "by-ns",
+    "readme-popular",
+    "by-readme",
+    "readme-prefix",
+]
+
+
+def test_ranking_exact_name_then_field_then_popularity(ranked: Engine, settings: Settings) -> None:
+    page = _search(ranked, settings, q="data")
+
+    assert _names(page) == EXPECTED
+    assert (page.total, page.total_is_lower_bound) == (len(EXPECTED), False)
+
+
+@pytest.mark.parametrize("limits", [(1000, 1000), (2, 3)], ids=["exact", "tiers-walked"])
+def test_pages_concatenate_to_the_ranking(
+    ranked: Engine, settings: Settings, monkeypatch: pytest.MonkeyPatch, limits: tuple[int, int]
+) -> None:
+    # With tiny limits every tier is "large": read by walking popularity, as at 100k.
+    monkeypatch.setattr(search, "EXACT_LIMIT", limits[0])
+    monkeypatch.setattr(search, "TOTAL_LIMIT", limits[1])
+    names: list[str] = []
+    for number in range(1, 6):
+        page = _search(ranked, settings, q="data", per_page=3, page=number)
+        names += _names(page)
+        assert page.total >= min(len(EXPECTED), number * 3)
+
+    assert names == EXPECTED
+    last = _search(ranked, settings, q="data", per_page=3, page=4)
+    assert last.total == len(EXPECTED) or last.total_is_lower_bound
+
+
+def test_two_words_must_both_match_and_rank_by_score(ranked: Engine, settings: Settings) -> None:
+    page = _search(ranked, settings, q="load data")
+
+    # "load" is a whole name word of load-data, the prefix of a name word of data-loader.
+    assert _names(page) == ["load-data", "data-loader"]
+    assert page.total == 2
+
+
+def test_filters_apply_to_every_tier(ranked: Engine, settings: Settings) -> None:
+    assert _names(_search(ranked, settings, q="data", namespace="nobody")) == []
+    page = _search(ranked, settings, q="data", sort="pulls")
+    assert _names(page)[:3] == ["readme-prefix", "readme-popular", "database-tool"]
+    assert page.total == len(EXPECTED)
+
+
+# ----------------------------------------------------------------------------- top-k
+
+
+@contextmanager
+def _work(engine: Engine) -> Iterator[Callable[[], int]]:
+    """How much the database did meanwhile: SQLite virtual machine steps (a progress handler
+    counts them), or PostgreSQL index and table tuples read (the statistics views)."""
+    if engine.dialect.name == "sqlite":
+        steps = [0]
+
+        def tick() -> int:
+            steps[0] += 1
+            return 0
+
+        def on_connect(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.set_progress_handler(tick, 100)
+
+        engine.dispose()
+        sa.event.listen(engine, "connect", on_connect)
+        try:
+            yield lambda: steps[0] * 100
+        finally:
+            sa.event.remove(engine, "connect", on_connect)
+        return
+
+    def read() -> int:
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT pg_stat_force_next_flush()"))
+            conn.commit()
+            conn.execute(sa.text("SELECT pg_stat_clear_snapshot()"))
+            return int(
+                conn.execute(
+                    sa.text(
+                        "SELECT coalesce(sum(coalesce(idx_tup_fetch, 0) + seq_tup_read), 0) + "
+                        "(SELECT coalesce(sum(idx_tup_read), 0) FROM pg_stat_user_indexes) "
+                        "FROM pg_stat_user_tables"
+                    )
+                ).scalar_one()
+            )
+
+    start = read()
+    result = [0]
+    yield lambda: result[0]
+    result[0] = read() - start
+
+
+def _crowd(engine: Engine, count: int) -> None:
+    """``count`` components whose READMEs all say "common"; one in ten has a GPU variant."""
+    components = [
+        {"name": f"c{i}", "pulls": (i * 7919) % 1000, "has_gpu": i % 10 == 0} for i in range(count)
+    ]
+    terms = {f"c{i}": {f"c{i}": 16, "common": 1, "commons": 1} for i in range(count)}
+    _insert(engine, components, terms)
+
+
+def _page_work(engine: Engine, settings: Settings, **params: Any) -> int:
+    if engine.dialect.name == "postgresql":  # statistics, as autovacuum keeps them
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(sa.text("ANALYZE"))
+    _search(engine, settings, **params)  # warm: the first statement compiles and caches
+    with _work(engine) as done:
+        page = _search(engine, settings, **params)
+    assert len(page.items) == params.get("per_page", 20)
+    return done()
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"q": "common"},
+        {"q": "comm"},
+        {"q": "common", "hardware": "gpu"},
+        {"q": "common c1"},
+        {"sort": "updated"},
+        {"sort": "pulls", "hardware": "gpu"},
+    ],
+    ids=["word", "prefix", "word-gpu", "two-words", "listing", "listing-gpu"],
+)
+def test_a_page_costs_the_same_for_ten_times_the_matches(
+    engine: Engine, settings: Settings, monkeypatch: pytest.MonkeyPatch, params: dict[str, Any]
+) -> None:
+    """The database work for one page of 20 when 300 components match, then 3,000: with the
+    limits scaled down to the fixture's size (as 1,000 is to 100k components), reading every
+    match does ten times the work; top-k does about the same."""
+    for limit in ("EXACT_LIMIT", "TOTAL_LIMIT", "WALK_LIMIT"):
+        monkeypatch.setattr(search, limit, 100)
+    _crowd(engine, 300)
+    small = _page_work(engine, settings, **params)
+    with Session(engine) as session:  # 2,700 more, none better ranked than the first 300
+        session.execute(sa.update(Component).values(pulls=Component.pulls + 1000))
+        session.commit()
+    more = [{"name": f"d{i}", "pulls": i % 1000, "has_gpu": i % 10 == 0} for i in range(2700)]
+    _insert(engine, more, {f"d{i}": {"common": 1, "commons": 1} for i in range(2700)})
+    large = _page_work(engine, settings, **params)
+
+    # Reading every match would be about 10x; a small fixed part (the filters' capped count,
+    # the walk's cutoff) still grows until it reaches its limit.
+    assert large < 3 * small, f"{small} → {large}: the work grows with the matches"
+
+
+def test_a_large_total_is_a_lower_bound(
+    engine: Engine, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(search, "EXACT_LIMIT", 100)
+    monkeypatch.setattr(search, "TOTAL_LIMIT", 100)
+    _crowd(engine, 300)
+
+    found = _search(engine, settings, q="common")
+    listed = _search(engine, settings)
+    few = _search(engine, settings, q="c17")  # c17, c170 ... c179
+
+    assert (found.total, found.total_is_lower_bound) == (100, True)
+    assert (listed.total, listed.total_is_lower_bound) == (100, True)
+    assert (few.total, few.total_is_lower_bound) == (11, False)
+    deep = _search(engine, settings, q="common", page=10)
+    assert deep.total >= 200
+    assert deep.total_is_lower_bound
+
+
+# ----------------------------------------------------------------------------- reindex
+
+
+def test_reindex_writes_only_the_terms_that_changed(engine: Engine) -> None:
+    _insert(engine, [{"name": "train", "pulls": 0}], {})
+    manifest = {"description": "fits a model", "tags": ["xgboost"]}
+    with Session(engine) as session:
+        component_id = session.execute(sa.select(Component.id)).scalar_one()
+        search.reindex(
+            session, component_id, namespace="ns", name="train", manifest=manifest, readme="a b"
+        )
+        session.commit()
+        statements: list[str] = []
+        sa.event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+        changed = {**manifest, "description": "fits a big model"}
+        search.reindex(
+            session, component_id, namespace="ns", name="train", manifest=changed, readme="a c"
+        )
+        session.commit()
+        terms = dict(
+            session.execute(
+                sa.select(SearchTerm.term, SearchTerm.weight).where(
+                    SearchTerm.component_id == component_id
+                )
+            ).all()
+        )
+
+    assert terms == search.document_terms(
+        namespace="ns", name="train", description="fits a big model", tags=["xgboost"],
+        readme="a c",
+    )  # fmt: skip
+    written = [s for s in statements if "search_terms" in s and not s.startswith("SELECT")]
+    assert len(written) == 2  # one delete ("b"), one insert ("big", "c"), nothing else
