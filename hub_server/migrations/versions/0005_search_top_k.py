@@ -1,7 +1,7 @@
 """search top-k: postings by weight, terms by component, listing indexes
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-11-24 02:00:00
 
 Search reads only as much of the index as a page needs (``hub_server.services.search``):
@@ -25,8 +25,8 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision = "0003"
-down_revision = "0002"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
