@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -68,7 +69,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         else None
     )
     app.state.hub = AppState(
-        settings=settings, engine=engine, storage=storage, images=images, pulls=pulls
+        settings=settings,
+        engine=engine,
+        storage=storage,
+        images=images,
+        pulls=pulls,
+        search_gate=threading.BoundedSemaphore(settings.search_concurrency),
     )
     app.state.metrics = ops.Metrics()
     install_error_handlers(app)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated
@@ -28,6 +29,10 @@ class AppState:
     images: ImageResolver | None
     """None when image pinning is switched off (``HUB_RESOLVE_IMAGES=false``)."""
     pulls: PullCounter
+    search_gate: threading.BoundedSemaphore
+    """At most ``HUB_SEARCH_CONCURRENCY`` listings and searches of this worker read the index
+    at once; the others wait their turn. Search is CPU work: more at once does not finish them
+    sooner, and each holds its candidates in memory (32 at once grew a worker by ~130 MiB)."""
 
 
 # The dependencies of every route are async: FastAPI runs sync dependencies in its thread
@@ -52,7 +57,11 @@ SessionDep = Annotated[Session, Depends(get_session)]
 
 async def get_components(session: SessionDep, state: StateDep) -> ComponentService:
     return ComponentService(
-        session, state.storage, state.settings.archive_limits, images=state.images
+        session,
+        state.storage,
+        state.settings.archive_limits,
+        images=state.images,
+        search_gate=state.search_gate,
     )
 
 

@@ -44,6 +44,8 @@ class Settings(BaseSettings):
 
     pull_flush_seconds: float = 1.0
     """Each worker writes its download counts this often (0: on every download)."""
+    search_concurrency: int = Field(default=2, ge=1)
+    """Listings and searches a worker runs at once (the rest queue; see ``AppState``)."""
     read_cache_mb: int = 16
     """Each worker answers repeated resolve/version/component.yaml reads from memory, checked
     against the component's row on every request (:mod:`hub_server.api.cache`); this is the

@@ -6,11 +6,13 @@ are immutable: after the insert only the ``yanked*`` columns of a version row ev
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import re
 from collections import Counter
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -257,11 +259,14 @@ class ComponentService:
         limits: archive.ArchiveLimits,
         *,
         images: ImageResolver | None = None,
+        search_gate: AbstractContextManager[Any] | None = None,
     ) -> None:
         self.session = session
         self.storage = storage
         self.limits = limits
         self.images = images
+        self.search_gate = search_gate or contextlib.nullcontext()
+        """Held while a listing or search reads the index (see ``AppState.search_gate``)."""
         self.auth = AuthService(session)
 
     # ----------------------------------------------------------------------------- reading
@@ -566,17 +571,20 @@ class ComponentService:
             # Text with no searchable word in it ("%%%") matches nothing.
             return Page[ComponentPublic](items=[], total=0, page=page, per_page=per_page)
         offset = (page - 1) * per_page
-        if sort == "relevance" and words:
-            hits = search.rank(self.session, words, where=conditions, offset=offset, limit=per_page)
-        else:
-            hits = search.filter_sorted(
-                self.session,
-                words,
-                where=conditions,
-                order_by=_ORDERS[sort],
-                offset=offset,
-                limit=per_page,
-            )
+        with self.search_gate:
+            if sort == "relevance" and words:
+                hits = search.rank(
+                    self.session, words, where=conditions, offset=offset, limit=per_page
+                )
+            else:
+                hits = search.filter_sorted(
+                    self.session,
+                    words,
+                    where=conditions,
+                    order_by=_ORDERS[sort],
+                    offset=offset,
+                    limit=per_page,
+                )
         # Full rows for the page only.
         rows = {
             row.id: row
