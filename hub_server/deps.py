@@ -31,8 +31,9 @@ class AppState:
     pulls: PullCounter
     search_gate: threading.BoundedSemaphore
     """At most ``HUB_SEARCH_CONCURRENCY`` listings and searches of this worker read the index
-    at once; the others wait their turn. Search is CPU work: more at once does not finish them
-    sooner, and each holds its candidates in memory (32 at once grew a worker by ~130 MiB)."""
+    at once; the others wait their turn. Search is CPU work under one GIL: more at once only
+    contend (measured at 100k components, 32 connections, 2 workers: 116 → 149 searches/s,
+    p99 917 → 850 ms; with a hardware filter 90 → 117/s, p99 1,179 → 641 ms)."""
 
 
 # The dependencies of every route are async: FastAPI runs sync dependencies in its thread
