@@ -39,12 +39,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from hub_server.services.components import API_PREFIX
 from hub_server.services.pulls import PullCounter
 
 # The cached routes (hub_server/api/routes.py): resolve, the versions list, one version, and
 # one version's component.yaml; not the archive (large bytes, served from blob storage).
 _CACHED_PATH = re.compile(
-    r"^/api/v1/components/(?P<namespace>[^/]+)/(?P<name>[^/]+)/"
+    "^" + re.escape(API_PREFIX) + r"/components/(?P<namespace>[^/]+)/(?P<name>[^/]+)/"
     r"(?:resolve|versions(?:/(?P<version>[^/]+)(?P<yaml>/component\.yaml)?)?)$"
 )
 _STAMP = sa.text(

@@ -430,27 +430,38 @@ class ComponentService:
                 f"the archive {digest} is missing from storage", code="blob_missing", digest=digest
             ) from None
 
-    def version_digest(self, namespace: str, name: str, version: str) -> str:
-        """The archive digest of a version, without loading the row's large columns."""
-        digest = self.session.exec(
-            select(Version.digest)
-            .join(Component, Component.id == Version.component_id)  # type: ignore[arg-type]
+    def _version_columns(
+        self, namespace: str, name: str, version: str, *columns: Any
+    ) -> tuple[Any, ...]:
+        """Some columns of one version, in one indexed read that skips the row's other large
+        columns.
+
+        Raises:
+            NotFound: ``component_not_found`` or ``version_not_found``.
+        """
+        row = self.session.execute(
+            sa.select(*columns)
+            .join(Component, col(Component.id) == col(Version.component_id))
             .where(
-                Component.namespace == namespace,
-                Component.name == name,
-                Version.version == version,
+                col(Component.namespace) == namespace,
+                col(Component.name) == name,
+                col(Version.version) == version,
             )
         ).first()
-        if digest is None:
+        if row is None:
             self._version(self._component(namespace, name), version)  # raises the precise 404
             raise AssertionError("unreachable")
+        return tuple(row)
+
+    def version_digest(self, namespace: str, name: str, version: str) -> str:
+        """The archive digest of a version."""
+        digest: str = self._version_columns(namespace, name, version, Version.digest)[0]
         return digest
 
     def component_yaml(self, namespace: str, name: str, version: str) -> tuple[str, str]:
         """The raw KFP spec of a version and its archive digest."""
-        component = self._component(namespace, name)
-        row = self._version(component, version)
-        return row.spec_yaml, row.digest
+        row = self._version_columns(namespace, name, version, Version.spec_yaml, Version.digest)
+        return str(row[0]), str(row[1])
 
     def list_components(
         self,
@@ -650,18 +661,7 @@ class ComponentService:
         Raises:
             NotFound: ``component_not_found`` or ``version_not_found``.
         """
-        readme = self.session.exec(
-            select(Version.readme)
-            .join(Component, col(Component.id) == Version.component_id)
-            .where(
-                Component.namespace == namespace,
-                Component.name == name,
-                Version.version == version,
-            )
-        ).first()
-        if readme is None:
-            self._version(self._component(namespace, name), version)  # raises the precise 404
-            raise AssertionError("unreachable")
+        readme: str = self._version_columns(namespace, name, version, Version.readme)[0]
         return readme
 
     def record_pull(self, namespace: str, name: str, version: str) -> None:
