@@ -4,18 +4,17 @@ Serves the real app (:func:`hub_server.app.create_app`, same middleware, same en
 *prototype* routes added under ``/proto``, each a candidate optimisation of a real route that
 answers the same bytes, and loads real and prototype routes with wrk as :mod:`bench.run` does:
 
-- ``resolve``: the route as it is (sync route: each sync dependency, the endpoint and the
-  response validation each take a thread-pool hop; 4 SQL queries);
-- ``resolve_hop1``: ``async def`` route, one thread-pool hop for the same service call, the
-  model serialized once (no second validation);
-- ``resolve_inline``: the same service call in the event loop, no thread pool;
-- ``resolve_fast``: inline, 2 queries (versions joined to their component; the row joined to
-  its publisher), parsed versions cached;
-- ``resolve_cached``: inline, the answer cached per worker and revalidated by one indexed read
-  of the component row (the upper bound of response caching);
+- ``resolve``: the real route (repeats answered by the read cache);
+- ``resolve_hop1``: the service call through one thread-pool hop, no cache, the model
+  serialized once;
+- ``resolve_inline``: the same service call in the event loop, no cache;
 - ``archive`` against ``archive_nopull``: the download without its pull-count write;
 - ``search`` against ``search_inline``: the same search without the thread pool;
 - ``hub_ping``: the ceiling's route served by the hub's app (its middleware, its routes).
+
+The prototypes that led to the read cache (two-query resolve, a revalidated per-worker cache)
+became the real code (``hub_server/api/cache.py``, ``ComponentService.resolve``); the suite's
+``resolve`` and ``resolve_uncached`` measure them.
 
 Usage (on a database kept by ``bench.run --keep`` or seeded by ``bench.seed``)::
 
@@ -25,7 +24,6 @@ Usage (on a database kept by ``bench.run --keep`` or seeded by ``bench.seed``)::
 from __future__ import annotations
 
 import argparse
-import functools
 import os
 import random
 import subprocess
@@ -35,62 +33,17 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import sqlalchemy as sa
 from fastapi import FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from bench import harness
 from bench import run as suite
-from hub_server import semver
 from hub_server.app import create_app
-from hub_server.models import Component, User, Version
-from hub_server.schemas import ParentPublic, VersionPublic, VersionUrls
-from hub_server.services.components import API_PREFIX, ComponentService
+from hub_server.services.components import ComponentService
 from hub_server.settings import Settings
 
 PROTO = "/proto"
-
-
-@functools.lru_cache(maxsize=65536)
-def _parse(text: str) -> semver.Version:
-    return semver.Version.parse(text)
-
-
-def _version_public(namespace: str, name: str, row: Version, publisher: str | None) -> bytes:
-    manifest = row.manifest
-    base = f"{API_PREFIX}/components/{namespace}/{name}/versions/{row.version}"
-    return VersionPublic(
-        version=row.version,
-        digest=row.digest,
-        size=row.size,
-        prerelease=bool(row.prerelease),
-        yanked=row.yanked,
-        yanked_reason=row.yanked_reason,
-        published_at=row.published_at,
-        pulls=row.pulls,
-        namespace=namespace,
-        name=name,
-        description=manifest.get("description", ""),
-        category=manifest.get("category", "other"),
-        tags=list(manifest.get("tags") or []),
-        license=manifest.get("license"),
-        authors=list(manifest.get("authors") or []),
-        manifest=manifest,
-        hardware=manifest.get("hardware") or {},
-        interface=row.interface,
-        image=row.image,
-        image_pinned=row.image_pinned,
-        images=row.images,
-        publisher=publisher,
-        yanked_at=row.yanked_at,
-        forked_from=(
-            ParentPublic(ref=row.forked_from, digest=row.forked_from_digest)
-            if row.forked_from
-            else None
-        ),
-        urls=VersionUrls(archive=f"{base}/archive", component_yaml=f"{base}/component.yaml"),
-    ).model_dump_json()
 
 
 def create_proto_app() -> FastAPI:
@@ -105,51 +58,6 @@ def create_proto_app() -> FastAPI:
         with Session(state.engine, expire_on_commit=False) as session:
             return service(session).resolve(namespace, name, spec).model_dump_json().encode()
 
-    def resolve_fast_body(namespace: str, name: str, spec: str) -> bytes:
-        wanted = semver.Range.parse(spec)
-        with Session(state.engine, expire_on_commit=False) as session:
-            rows = session.exec(
-                select(Version.id, Version.version)
-                .join(Component, col(Component.id) == Version.component_id)
-                .where(
-                    Component.namespace == namespace,
-                    Component.name == name,
-                    col(Version.yanked).is_(False),
-                )
-            ).all()
-            by_version = {_parse(v): vid for vid, v in rows}
-            best = semver.max_satisfying(by_version, wanted)
-            if best is None:
-                raise LookupError(spec)
-            row, publisher = session.exec(
-                select(Version, User.name)
-                .outerjoin(User, col(User.id) == Version.publisher_id)
-                .where(Version.id == by_version[best])
-            ).one()
-            return _version_public(namespace, name, row, publisher).encode()
-
-    # Upper bound of response caching: per worker, the resolved body of (component, range),
-    # valid while the component's row says nothing changed. Checking that is one indexed read
-    # through the driver; a real version needs a counter bumped by publish *and* yank (yank
-    # touches neither versions_count nor updated_at today) and no per-read counter (pulls) in
-    # the cached body.
-    cache: dict[tuple[str, str, str], tuple[tuple[Any, ...], bytes]] = {}
-    stamp_sql = (
-        "SELECT versions_count, updated_at, latest_version FROM components "
-        "WHERE namespace = :ns AND name = :name"
-    )
-
-    def resolve_cached_body(namespace: str, name: str, spec: str) -> bytes:
-        with state.engine.connect() as conn:
-            stamp = tuple(conn.execute(sa.text(stamp_sql), {"ns": namespace, "name": name}).one())
-        key = (namespace, name, spec)
-        hit = cache.get(key)
-        if hit is not None and hit[0] == stamp:
-            return hit[1]
-        body = resolve_fast_body(namespace, name, spec)
-        cache[key] = (stamp, body)
-        return body
-
     def json_response(body: bytes) -> Response:
         return Response(body, media_type="application/json")
 
@@ -159,11 +67,7 @@ def create_proto_app() -> FastAPI:
     async def resolve(variant: str, namespace: str, name: str, spec: str = "") -> Response:
         if variant == "hop1":
             return json_response(await run_in_threadpool(resolve_body, namespace, name, spec))
-        if variant == "inline":
-            return json_response(resolve_body(namespace, name, spec))
-        if variant == "cached":
-            return json_response(resolve_cached_body(namespace, name, spec))
-        return json_response(resolve_fast_body(namespace, name, spec))
+        return json_response(resolve_body(namespace, name, spec))
 
     @app.get(route + "/versions/{version}/archive", include_in_schema=False)
     def archive_nopull(
@@ -242,8 +146,6 @@ def main() -> None:
         "resolve": [suite.API + p for p in resolve_paths],
         "resolve_hop1": [f"{PROTO}/hop1/components" + p for p in resolve_paths],
         "resolve_inline": [f"{PROTO}/inline/components" + p for p in resolve_paths],
-        "resolve_fast": [f"{PROTO}/fast/components" + p for p in resolve_paths],
-        "resolve_cached": [f"{PROTO}/cached/components" + p for p in resolve_paths],
         "archive": [suite.API + p for p in archive_paths],
         "archive_nopull": [f"{PROTO}/x/components" + p for p in archive_paths],
         "search": [f"{suite.API}?q={w}" for w in words],
@@ -259,10 +161,9 @@ def main() -> None:
         try:
             proto.wait_ready("/healthz")
             bare.wait_ready("/ping")
-            for path in (variants["resolve"][0], variants["resolve_fast"][0]):
-                assert httpx.get(proto.base_url + path).status_code == 200, path
+            assert httpx.get(proto.base_url + variants["resolve"][0]).status_code == 200
             real = httpx.get(proto.base_url + variants["resolve"][0]).json()
-            for key in ("resolve_hop1", "resolve_inline", "resolve_fast", "resolve_cached"):
+            for key in ("resolve_hop1", "resolve_inline"):
                 assert httpx.get(proto.base_url + variants[key][0]).json() == real, key
             ceiling_file = harness.write_requests(scratch / "c.tsv", [("GET", "/ping", "-", {})])
             rows = [("ceiling", suite.measure(bare, ceiling_file, options))]  # type: ignore[arg-type]
