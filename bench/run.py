@@ -74,6 +74,13 @@ SCENARIOS = [
     Scenario("archive_304", "download an archive (304, If-None-Match)", 304),
     Scenario("search", "search by a word", 200, growth=True),
     Scenario("search_gpu", "search by a word, hardware=gpu", 200, growth=True),
+    Scenario(
+        "search_uncached",
+        "search by a word, past the read cache (Cache-Control: no-cache)",
+        200,
+        growth=True,
+    ),
+    Scenario("search_gpu_uncached", "search by a word, hardware=gpu, past the read cache", 200),
     Scenario("page", "catalogue component page", 200),
     Scenario("publish", "publish a version (versions/s)", 201),
 ]
@@ -195,9 +202,10 @@ def read_requests(key: str, targets: list[Target], words: list[str], rng: random
     Request
 ]:  # fmt: skip
     requests: list[Request] = []
-    if key in ("search", "search_gpu"):
-        prefix = f"{API}?hardware=gpu&q=" if key == "search_gpu" else f"{API}?q="
-        return [("GET", prefix + quote(w), "-", {}) for w in words]
+    if key.startswith("search"):
+        prefix = f"{API}?hardware=gpu&q=" if "gpu" in key else f"{API}?q="
+        headers = {"Cache-Control": "no-cache"} if key.endswith("uncached") else {}
+        return [("GET", prefix + quote(w), "-", headers) for w in words]
     for t in targets:
         base = f"{API}/{t.namespace}/{t.name}"
         version, _yanked, _pre, digest = rng.choice(t.versions)

@@ -86,6 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         stamps=stamps,
         pulls=pulls,
         max_bytes=settings.read_cache_mb * 1024 * 1024,
+        listing_seconds=settings.listing_cache_seconds,
     )
     app.add_middleware(ops.ObservabilityMiddleware, metrics=app.state.metrics)
     app.include_router(routes.router)

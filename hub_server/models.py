@@ -192,3 +192,25 @@ class ComponentVariant(SQLModel, table=True):
     accelerator_count: int = 0
     memory_bytes: int = Field(default=0, sa_type=sa.BigInteger)
     """The memory request (else the limit, which Kubernetes then requests), else 0."""
+
+
+class HubState(SQLModel, table=True):
+    """Hub-wide counters, in one row (``id`` 1)."""
+
+    __tablename__ = "hub_state"
+
+    id: int = Field(default=1, primary_key=True)
+    catalog_revision: int = Field(default=0, sa_type=sa.BigInteger)
+    """Bumped (``+ 1``, last in the writing transaction) by every change that can move a
+    listing or a search result other than a download count: publish, yank, un-yank, fork.
+    The read cache (:mod:`hub_server.api.cache`) revalidates listing and search answers
+    against it."""
+
+
+# The row exists from the start: migration 0006 inserts it, and so does this for the tables
+# tests create with ``create_all``.
+sa.event.listen(
+    HubState.__table__,  # type: ignore[attr-defined]
+    "after_create",
+    sa.DDL("INSERT INTO hub_state (id, catalog_revision) VALUES (1, 0)"),  # type: ignore[no-untyped-call]
+)

@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     """Each worker answers repeated resolve/version/component.yaml reads from memory, checked
     against the component's row on every request (:mod:`hub_server.api.cache`); this is the
     memory it may hold, in MiB. 0 switches it off."""
+    listing_cache_seconds: float = Field(default=60.0, ge=0)
+    """The read cache also answers repeated listings and searches, checked against the
+    catalogue's change counter on every request; their download counts (and popularity order)
+    may be this many seconds old. 0 keeps no listings."""
     seed_builtins: bool = True
     """``hub serve`` publishes the built-in components of ``components/`` under ``library``."""
 

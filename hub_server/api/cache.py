@@ -19,6 +19,15 @@ replica reads the same row, so there is nothing to invalidate across processes.
 A version's ``component.yaml`` is immutable (versions are never changed or deleted, and the
 file holds no counter), so its entries are served without reading anything.
 
+Listings and searches (``GET /api/v1/components?...``) are cached the same way against a
+catalogue-wide stamp, ``hub_state.catalog_revision``, which every publish, yank, un-yank and
+fork bumps as the last statement of its transaction (one primary-key read per request). Their
+answers also show download counts and order by popularity, which every pull-count flush moves;
+bumping the catalogue on every flush (each worker flushes every second) would empty the cache
+as fast as it fills, so a listing entry is served for at most ``listing_seconds`` (default 60)
+after it was computed: what a listing contains is always current, its download counts and
+popularity order at most that old, as on the package indexes users know.
+
 Only complete ``200`` answers to plain ``GET`` requests are kept. Conditional requests
 (``If-None-Match``) go to the app, which answers them with a 304, and so do requests with
 ``Cache-Control: no-cache`` (or ``no-store``). These reads are public, so the answers do not
@@ -30,7 +39,9 @@ count a pull, as the route does. Entries are evicted least recently used beyond 
 from __future__ import annotations
 
 import contextlib
+import math
 import re
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -48,9 +59,11 @@ _CACHED_PATH = re.compile(
     "^" + re.escape(API_PREFIX) + r"/components/(?P<namespace>[^/]+)/(?P<name>[^/]+)/"
     r"(?:resolve|versions(?:/(?P<version>[^/]+)(?P<yaml>/component\.yaml)?)?)$"
 )
+_LISTING_PATH = API_PREFIX + "/components"
 _STAMP = sa.text(
     "SELECT revision, pulls FROM components WHERE namespace = :namespace AND name = :name"
 )
+_CATALOG_STAMP = sa.text("SELECT catalog_revision, 0 FROM hub_state WHERE id = 1")
 _HIT = (b"x-hub-cache", b"hit")
 _IMMUTABLE = (-1, -1)
 """The stamp of answers that never change (component.yaml)."""
@@ -62,6 +75,8 @@ class _Entry:
     stamp: tuple[int, int]
     """The component's (revision, pulls) read before the answer was computed, or
     ``_IMMUTABLE``."""
+    expires: float
+    """``time.monotonic()`` after which the entry is not served (listings), else infinity."""
     headers: list[tuple[bytes, bytes]]
     body: bytes
     route: Any
@@ -93,17 +108,25 @@ class StampReader:
         compiled = _STAMP.compile(dialect=engine.dialect)
         self._sql = str(compiled)
         self._positional = compiled.positiontup
+        self._catalog_sql = str(_CATALOG_STAMP.compile(dialect=engine.dialect))
 
     def read(self, namespace: str, name: str) -> tuple[int, int] | None:
         """The component's (revision, pulls); None when it does not exist or the read fails."""
         values = {"namespace": namespace, "name": name}
         params: Any = tuple(values[k] for k in self._positional) if self._positional else values
+        return self._fetch(self._sql, params)
+
+    def catalog(self) -> tuple[int, int] | None:
+        """The catalogue's stamp, ``(catalog_revision, 0)``; None when the read fails."""
+        return self._fetch(self._catalog_sql, () if self._positional is not None else {})
+
+    def _fetch(self, sql: str, params: Any) -> tuple[int, int] | None:
         try:
             if self.connection is None:
                 self.connection = self._connect()
             cursor = self.connection.cursor()
             try:
-                cursor.execute(self._sql, params)
+                cursor.execute(sql, params)
                 row = cursor.fetchone()
             finally:
                 cursor.close()
@@ -138,15 +161,23 @@ class ReadCacheMiddleware:
         stamps: reads the components' stamps.
         pulls: the worker's pull counter (hits of component.yaml count a download).
         max_bytes: the bodies kept, in bytes, at most; 0 switches the cache off.
+        listing_seconds: how long a listing or search answer may be served (its download
+            counts are at most this old); 0 keeps none.
     """
 
     def __init__(
-        self, app: ASGIApp, stamps: StampReader, pulls: PullCounter, max_bytes: int
+        self,
+        app: ASGIApp,
+        stamps: StampReader,
+        pulls: PullCounter,
+        max_bytes: int,
+        listing_seconds: float = 60.0,
     ) -> None:
         self.app = app
         self.stamps = stamps
         self.pulls = pulls
         self.max_bytes = max_bytes
+        self.listing_seconds = listing_seconds
         self.size = 0
         self.entries: OrderedDict[tuple[str, bytes], _Entry] = OrderedDict()
 
@@ -154,31 +185,41 @@ class ReadCacheMiddleware:
         if scope["type"] != "http" or scope["method"] != "GET" or self.max_bytes <= 0:
             await self.app(scope, receive, send)
             return
-        match = _CACHED_PATH.match(scope["path"])
-        if match is None or any(_bypass(key, value) for key, value in scope["headers"]):
+        path = scope["path"]
+        listing = path == _LISTING_PATH
+        match = None if listing else _CACHED_PATH.match(path)
+        if (match is None and not (listing and self.listing_seconds > 0)) or any(
+            _bypass(key, value) for key, value in scope["headers"]
+        ):
             await self.app(scope, receive, send)
             return
-        namespace, name = match["namespace"], match["name"]
-        key = (scope["path"], scope["query_string"])
+        key = (path, scope["query_string"])
         entry = self.entries.get(key)
-        stamp = _IMMUTABLE if match["yaml"] else self.stamps.read(namespace, name)
+        if match is None:
+            stamp = self.stamps.catalog()
+        elif match["yaml"]:
+            stamp = _IMMUTABLE
+        else:
+            stamp = self.stamps.read(match["namespace"], match["name"])
         if stamp is None:
             await self.app(scope, receive, send)
             return
-        if entry is not None and entry.stamp == stamp:
+        if entry is not None and entry.stamp == stamp and time.monotonic() < entry.expires:
             self.entries.move_to_end(key)
             scope["route"] = entry.route
-            if match["yaml"]:
-                self.pulls.add(namespace, name, match["version"])
+            if match is not None and match["yaml"]:
+                self.pulls.add(match["namespace"], match["name"], match["version"])
             await send({"type": "http.response.start", "status": 200, "headers": entry.headers})
             await send({"type": "http.response.body", "body": entry.body})
             return
-        await self._fill(key, stamp, scope, receive, send)
+        expires = time.monotonic() + self.listing_seconds if listing else math.inf
+        await self._fill(key, stamp, expires, scope, receive, send)
 
     async def _fill(
         self,
         key: tuple[str, bytes],
         stamp: tuple[int, int],
+        expires: float,
         scope: Scope,
         receive: Receive,
         send: Send,
@@ -208,6 +249,7 @@ class ReadCacheMiddleware:
             key,
             _Entry(
                 stamp=stamp,
+                expires=expires,
                 headers=[*headers, _HIT],
                 body=b"".join(chunks),
                 route=scope.get("route"),

@@ -31,6 +31,7 @@ from hub_server.models import (
     Component,
     ComponentTag,
     ComponentVariant,
+    HubState,
     Namespace,
     NamespaceOwner,
     User,
@@ -732,6 +733,7 @@ class ComponentService:
                 component.versions_count += 1
                 component.updated_at = utcnow()
                 self._refresh_latest(component, published=row)
+                self._bump_catalog()
         except IntegrityError:
             # Lost a race with a concurrent publish of this version, or of a namespace claim.
             component = self._find_component(namespace, name)
@@ -753,12 +755,15 @@ class ComponentService:
         component = self._component(namespace, name)
         self.auth.check_can_write(principal, namespace)
         row = self._version(component, version)
-        row.yanked = reason is not None
-        row.yanked_reason = reason
-        row.yanked_at = utcnow() if reason is not None else None
-        self.session.add(row)
-        self._refresh_latest(component)
-        self.session.commit()
+        with write_transaction(self.session):
+            # Re-read (locked) so a publish that committed since is seen when picking latest.
+            component = self._find_component(namespace, name, for_update=True) or component
+            row.yanked = reason is not None
+            row.yanked_reason = reason
+            row.yanked_at = utcnow() if reason is not None else None
+            self.session.add(row)
+            self._refresh_latest(component)
+            self._bump_catalog()
         return self._version_public(component, row)
 
     def fork(
@@ -824,6 +829,7 @@ class ComponentService:
                     .where(col(Component.id) == source.id)
                     .values(forks_count=Component.forks_count + 1)
                 )
+                self._bump_catalog()
         except IntegrityError:
             if self.session.exec(
                 select(Component.id).where(
@@ -975,6 +981,20 @@ class ComponentService:
             name=component.name,
             manifest=manifest,
             readme=readme,
+        )
+
+    def _bump_catalog(self) -> None:
+        """Bump ``hub_state.catalog_revision``: listings and searches cached before this
+        change are not served after it (:mod:`hub_server.api.cache`).
+
+        Callers make it the last statement of their transaction: on PostgreSQL it locks the
+        one row every writer shares until the commit, so it must not wait for anything else
+        while it holds it (and no two writers can then wait for each other).
+        """
+        self.session.execute(
+            sa.update(HubState)
+            .where(col(HubState.id) == 1)
+            .values(catalog_revision=col(HubState.catalog_revision) + 1)
         )
 
     def _sync_tags(self, component_id: int, tags: set[str]) -> None:

@@ -4,6 +4,7 @@ and no change (publish, yank, un-yank, downloads) is ever hidden by it, also acr
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,6 +14,7 @@ from fastapi.testclient import TestClient
 
 from hub_server.app import create_app
 from hub_server.settings import Settings
+from tests.factories import pack_package
 
 Publish = Callable[..., httpx.Response]
 BASE = "/api/v1/components/alice/train"
@@ -215,3 +217,142 @@ def test_a_broken_stamp_connection_costs_one_miss_and_is_replaced(
     assert stamps.connection is None
     assert client.get(RESOLVE).headers["x-hub-cache"] == "hit"
     assert stamps.connection is not broken
+
+
+# ------------------------------------------------------------------ listings and searches
+
+LISTINGS = [
+    "/api/v1/components",
+    "/api/v1/components?q=train",
+    "/api/v1/components?q=train&hardware=cpu&per_page=5",
+    "/api/v1/components?sort=pulls",
+]
+
+
+def _names(response: httpx.Response) -> list[str]:
+    return [f"{c['namespace']}/{c['name']}" for c in response.json()["items"]]
+
+
+@pytest.mark.parametrize("path", LISTINGS)
+def test_a_listing_hit_answers_the_same_bytes_after_one_read_of_the_catalogue_stamp(
+    app: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    client: TestClient,
+    alice: dict[str, str],
+    publish: Publish,
+    statements: list[str],
+    path: str,
+) -> None:
+    assert publish("alice", alice).status_code == 201
+    first = client.get(path)
+    assert first.status_code == 200
+    assert first.json()["total"] == 1
+    assert "x-hub-cache" not in first.headers
+    stamps = _read_cache(app).stamps
+    reads: list[str] = []
+    catalog = stamps.catalog
+    monkeypatch.setattr(stamps, "catalog", lambda: reads.append("catalog") or catalog())
+    statements.clear()
+    second = client.get(path)
+    assert second.headers["x-hub-cache"] == "hit"
+    assert second.content == first.content
+    assert _without_volatile(second) == _without_volatile(first)
+    assert reads == ["catalog"]
+    assert statements == [], "no route, no service, no pooled connection"
+
+
+def test_publish_yank_and_fork_on_another_worker_show_in_cached_listings_at_once(
+    tmp_path: Path,
+    client: TestClient,
+    worker: TestClient,
+    alice: dict[str, str],
+    bob: dict[str, str],
+    publish: Publish,
+) -> None:
+    search = "/api/v1/components?q=train"
+    assert publish("alice", alice).status_code == 201
+    assert _names(client.get(search)) == ["alice/train"]
+    assert client.get(search).headers["x-hub-cache"] == "hit"
+
+    # Publishing through the other worker: a new component, then a new version.
+    upload = worker.post(
+        "/api/v1/components/alice/train-more/versions",
+        files={
+            "archive": (
+                "p.tar.gz",
+                pack_package(tmp_path / "more", name="train-more"),
+                "application/gzip",
+            )
+        },
+        headers=alice,
+    )
+    assert upload.status_code == 201, upload.text
+    assert sorted(_names(client.get(search))) == ["alice/train", "alice/train-more"]
+    assert publish("alice", alice, version="1.1.0").status_code == 201
+    latest = {c["name"]: c["latest_version"] for c in client.get(search).json()["items"]}
+    assert latest["train"] == "1.1.0"
+
+    yank = worker.post(BASE + "/versions/1.1.0/yank", json={"reason": "broken"}, headers=alice)
+    assert yank.status_code == 200
+    latest = {c["name"]: c["latest_version"] for c in client.get(search).json()["items"]}
+    assert latest["train"] == "1.0.0"
+
+    fork = worker.post(BASE + "/fork", json={"namespace": "bob"}, headers=bob)
+    assert fork.status_code == 201, fork.text
+    assert "bob/train" in _names(client.get(search))
+    forks = {c["name"]: c["forks_count"] for c in client.get(search).json()["items"]}
+    assert forks["train"] >= 1
+
+
+def test_download_counts_in_cached_listings_are_at_most_listing_seconds_old(
+    monkeypatch: pytest.MonkeyPatch,
+    app: Any,
+    client: TestClient,
+    alice: dict[str, str],
+    publish: Publish,
+) -> None:
+    import hub_server.api.cache as cache_module
+
+    now = [1000.0]
+    monkeypatch.setattr(cache_module.time, "monotonic", lambda: now[0])
+    assert publish("alice", alice).status_code == 201
+    listing = "/api/v1/components?sort=pulls"
+    assert client.get(listing).json()["items"][0]["pulls"] == 0
+    assert client.get(YAML).status_code == 200  # one download, written at once in tests
+
+    now[0] += _read_cache(app).listing_seconds - 1
+    still = client.get(listing)
+    assert still.headers["x-hub-cache"] == "hit"
+    assert still.json()["items"][0]["pulls"] == 0, "within listing_seconds: the cached count"
+
+    now[0] += 2
+    fresh = client.get(listing)
+    assert "x-hub-cache" not in fresh.headers
+    assert fresh.json()["items"][0]["pulls"] == 1
+    assert client.get(listing).headers["x-hub-cache"] == "hit"
+
+
+def test_listings_bypass_errors_and_switching_listing_caching_off(
+    settings: Settings, client: TestClient, alice: dict[str, str], publish: Publish
+) -> None:
+    assert publish("alice", alice).status_code == 201
+    client.get("/api/v1/components?q=train")
+    fresh = client.get("/api/v1/components?q=train", headers={"Cache-Control": "no-cache"})
+    assert fresh.status_code == 200
+    assert "x-hub-cache" not in fresh.headers
+    for _ in range(2):
+        bad = client.get("/api/v1/components?category=nope")
+        assert bad.status_code == 400
+        assert "x-hub-cache" not in bad.headers
+    # Other query strings are other entries.
+    assert "x-hub-cache" not in client.get("/api/v1/components?q=train&page=2").headers
+
+    app = create_app(settings.model_copy(update={"listing_cache_seconds": 0}))
+    try:
+        with TestClient(app) as hub:
+            hub.get("/api/v1/components?q=train")
+            assert "x-hub-cache" not in hub.get("/api/v1/components?q=train").headers
+            hub.get(RESOLVE)
+            assert hub.get(RESOLVE).headers["x-hub-cache"] == "hit", "the rest still caches"
+    finally:
+        app.state.hub.engine.dispose()
