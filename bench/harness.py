@@ -206,6 +206,32 @@ def process_tree_memory(pid: int) -> dict[str, Any]:
     }
 
 
+def _cpu_busy_and_total() -> tuple[int, int]:
+    """The machine's CPU time so far (all cores, in ticks): busy, and busy plus idle."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    total = sum(fields[:8])  # guest time is counted in user time already
+    return total - idle, total
+
+
+def wait_idle(*, busy_below: float = 0.1, window: float = 0.25, timeout: float = 15.0) -> float:
+    """Wait until the machine's CPUs are less than ``busy_below`` busy over ``window`` seconds
+    (at most ``timeout``); return the seconds waited.
+
+    When wrk stops, the server is not done: requests it had queued (up to one per connection,
+    each in a thread pool or waiting for the search gate, or a PostgreSQL backend still
+    working) go on for a while. Measured straight away, the next figure would pay for them.
+    """
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        busy0, total0 = _cpu_busy_and_total()
+        time.sleep(window)
+        busy1, total1 = _cpu_busy_and_total()
+        if total1 > total0 and (busy1 - busy0) / (total1 - total0) < busy_below:
+            break
+    return time.monotonic() - start
+
+
 # ----------------------------------------------------------------------------- wrk
 
 

@@ -317,26 +317,43 @@ def preflight(base_url: str, requests: list[Request], expect: int) -> str | None
 
 
 WARM_PASSES = 5
-"""Warm-up sends every distinct request about this many times (each worker then has seen
-nearly all of them: its read cache, SQLite's page cache and the OS's are warm) ..."""
+"""Warm-up sends every distinct request at least this many times (and goes on while the rate
+climbs: each worker's read cache, SQLite's page cache and the OS's are then warm) ..."""
 WARM_MAX_SECONDS = 30.0
 """... but stops after this long (a call that slow is measured as it is)."""
 
 
 def warm_up(server: harness.Server, requests_file: Path, options: Options) -> None:
-    """Load with 32 connections for ``options.warmup`` seconds, and on until every request of
-    ``requests_file`` has been sent ``WARM_PASSES`` times or ``WARM_MAX_SECONDS`` have passed.
+    """Load with 32 connections, in steps of ``options.warmup`` then 1 second, until every
+    request of ``requests_file`` was sent ``WARM_PASSES`` times and the rate has stopped
+    climbing; or for ``WARM_MAX_SECONDS`` at most.
 
     The figures are of a hub in its steady state, not of its first minutes after a restart.
+    A count of requests sent is not enough: each worker keeps its own read cache, a kept-alive
+    connection stays with the worker that accepted it, and a worker busy computing misses
+    accepts fewer connections, so fast hits on one worker reach any count while the other still
+    misses. Each step opens new connections, and while misses remain the rate keeps climbing.
     """
     with requests_file.open() as handle:
         distinct = sum(1 for line in handle if line.strip())
     sent, spent = 0, 0.0
-    while spent < options.warmup or (sent < WARM_PASSES * distinct and spent < WARM_MAX_SECONDS):
-        step = max(1.0, options.warmup)
+    rates: list[float] = []
+    while spent < WARM_MAX_SECONDS and (
+        spent < options.warmup or sent < WARM_PASSES * distinct or not _settled(rates)
+    ):
+        step = 1.0 if rates else max(1.0, options.warmup)
         result = harness.run_wrk(server.base_url, requests_file, connections=32, duration=step)
         sent += result["requests"]
         spent += result["seconds"]
+        rates.append(result["rps"])
+
+
+def _settled(rates: Sequence[float]) -> bool:
+    """The last step was no more than 10% faster than the one before, and within 10% of the
+    fastest: the caches are as warm as this load makes them."""
+    if len(rates) < 3:
+        return False
+    return rates[-1] <= 1.1 * rates[-2] and rates[-1] >= 0.9 * max(rates)
 
 
 def measure(
@@ -351,6 +368,7 @@ def measure(
         warm_up(server, requests_file, options)
     results = []
     for n in connections or options.connections:
+        harness.wait_idle()
         before = harness.loadavg()
         result = harness.run_wrk(
             server.base_url, requests_file, connections=n, duration=options.duration

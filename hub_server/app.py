@@ -75,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         images=images,
         pulls=pulls,
         search_gate=threading.BoundedSemaphore(settings.search_concurrency),
+        publish_gate=threading.BoundedSemaphore(settings.publish_concurrency),
     )
     app.state.metrics = ops.Metrics()
     install_error_handlers(app)

@@ -34,6 +34,11 @@ class AppState:
     at once; the others wait their turn. Search is CPU work under one GIL: more at once only
     contend (measured at 100k components, 32 connections, 2 workers: 116 → 149 searches/s,
     p99 917 → 850 ms; with a hardware filter 90 → 117/s, p99 1,179 → 641 ms)."""
+    publish_gate: threading.BoundedSemaphore
+    """At most ``HUB_PUBLISH_CONCURRENCY`` publishes of this worker validate or write at once
+    (their waits on registries and blob storage are outside it). Without it, 32 concurrent
+    publishes meant 16 threads per worker contending for the GIL, and the one holding
+    SQLite's write lock got a sixteenth of it."""
 
 
 # The dependencies of every route are async: FastAPI runs sync dependencies in its thread
@@ -63,6 +68,7 @@ async def get_components(session: SessionDep, state: StateDep) -> ComponentServi
         state.settings.archive_limits,
         images=state.images,
         search_gate=state.search_gate,
+        publish_gate=state.publish_gate,
     )
 
 

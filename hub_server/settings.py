@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     """Each worker writes its download counts this often (0: on every download)."""
     search_concurrency: int = Field(default=2, ge=1)
     """Listings and searches a worker runs at once (the rest queue; see ``AppState``)."""
+    publish_concurrency: int = Field(default=2, ge=1)
+    """Publishes a worker validates and writes at once (the rest queue; see ``AppState``)."""
     read_cache_mb: int = 16
     """Each worker answers repeated resolve/version/component.yaml reads from memory, checked
     against the component's row on every request (:mod:`hub_server.api.cache`); this is the

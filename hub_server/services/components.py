@@ -261,6 +261,7 @@ class ComponentService:
         *,
         images: ImageResolver | None = None,
         search_gate: AbstractContextManager[Any] | None = None,
+        publish_gate: AbstractContextManager[Any] | None = None,
     ) -> None:
         self.session = session
         self.storage = storage
@@ -268,6 +269,9 @@ class ComponentService:
         self.images = images
         self.search_gate = search_gate or contextlib.nullcontext()
         """Held while a listing or search reads the index (see ``AppState.search_gate``)."""
+        self.publish_gate = publish_gate or contextlib.nullcontext()
+        """Held while a publish validates its package and while it writes (see
+        ``AppState.publish_gate``)."""
         self.auth = AuthService(session)
 
     # ----------------------------------------------------------------------------- reading
@@ -687,20 +691,25 @@ class ComponentService:
             Conflict: ``version_exists``, whatever the bytes.
         """
         self._check_names(namespace, name)
-        namespace_exists = self.auth.check_can_write(principal, namespace)
-        package = validate_package(data, namespace=namespace, name=name, limits=self.limits)
-        ref = f"{namespace}/{name}@{package.version}"
-        component = self._find_component(namespace, name)
-        if component is not None and self._has_version(component, package.version):
-            raise self._version_exists(ref)
-        # Everything slow happens before the write transaction: on SQLite every other writer
-        # waits while it runs.
+        # CPU work runs under the publish gate; network waits (registries, S3) do not.
+        with self.publish_gate:
+            namespace_exists = self.auth.check_can_write(principal, namespace)
+            package = validate_package(data, namespace=namespace, name=name, limits=self.limits)
+            ref = f"{namespace}/{name}@{package.version}"
+            component = self._find_component(namespace, name)
+            if component is not None and self._has_version(component, package.version):
+                raise self._version_exists(ref)
+            # Everything slow happens before the write transaction: on SQLite every other
+            # writer waits while it runs.
+            manifest = package.manifest.model_dump(mode="json", exclude_none=True)
+            terms = search.version_terms(
+                namespace=namespace, name=name, manifest=manifest, readme=package.readme
+            )
         images = self._pin_images(package)
         main_image = next((i for i in images if i.ref == package.image), None)
-        manifest = package.manifest.model_dump(mode="json", exclude_none=True)
         self.storage.put(package.digest, package.data)
         try:
-            with write_transaction(self.session):
+            with self.publish_gate, write_transaction(self.session):
                 # Claimed by someone else since the check above: Forbidden now, as it would be.
                 if not namespace_exists and not self.auth.check_can_write(principal, namespace):
                     self.auth.claim(principal, namespace)
@@ -732,7 +741,7 @@ class ComponentService:
                 self.session.flush()
                 component.versions_count += 1
                 component.updated_at = utcnow()
-                self._refresh_latest(component, published=row)
+                self._refresh_latest(component, published=row, published_terms=terms)
                 self._bump_catalog()
         except IntegrityError:
             # Lost a race with a concurrent publish of this version, or of a namespace claim.
@@ -924,12 +933,19 @@ class ComponentService:
             query = query.with_for_update().execution_options(populate_existing=True)
         return self.session.exec(query).first()
 
-    def _refresh_latest(self, component: Component, *, published: Version | None = None) -> None:
+    def _refresh_latest(
+        self,
+        component: Component,
+        *,
+        published: Version | None = None,
+        published_terms: dict[str, int] | None = None,
+    ) -> None:
         """Point the component at its latest version and copy that version's display fields.
 
         Latest: the highest non-yanked release; else the highest non-yanked prerelease. Only
         the versions' numbers are read, then the winner's manifest and README (or none of it
-        when the winner is ``published``, the row just inserted).
+        when the winner is ``published``, the row just inserted, whose search terms
+        ``published_terms`` may bring).
 
         Every caller changes what readers of the versions see, so this also bumps the
         component's revision (atomically: ``revision + 1`` in SQL, never read-modify-write),
@@ -954,8 +970,9 @@ class ComponentService:
             return
         latest_id, latest_version = max(candidates, key=lambda r: _parse_version(r[1]))
         manifest: dict[str, Any]
+        terms = None
         if published is not None and published.id == latest_id:
-            manifest, readme = published.manifest, published.readme
+            manifest, readme, terms = published.manifest, published.readme, published_terms
         else:
             stored, readme = self.session.exec(
                 select(Version.manifest, Version.readme).where(Version.id == latest_id)
@@ -981,6 +998,7 @@ class ComponentService:
             name=component.name,
             manifest=manifest,
             readme=readme,
+            terms=terms,
         )
 
     def _bump_catalog(self) -> None:

@@ -634,6 +634,19 @@ def variant_facts(hardware: Mapping[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def version_terms(
+    *, namespace: str, name: str, manifest: Mapping[str, Any], readme: str
+) -> dict[str, int]:
+    """The index terms of a component whose latest version has this manifest and README."""
+    return document_terms(
+        namespace=namespace,
+        name=name,
+        description=str(manifest.get("description") or ""),
+        tags=list(manifest.get("tags") or []),
+        readme=readme,
+    )
+
+
 def reindex(
     session: Session,
     component_id: int,
@@ -642,20 +655,20 @@ def reindex(
     name: str,
     manifest: Mapping[str, Any],
     readme: str,
+    terms: dict[str, int] | None = None,
 ) -> None:
     """Replace a component's search terms and hardware facts with its latest version's.
 
     Only the terms that changed are written: a new version usually keeps most of its README,
     and a component has a few hundred terms. Runs inside the caller's transaction; the caller
     commits.
+
+    Args:
+        terms: :func:`version_terms` of the same version when the caller has them already
+            (publish computes them before its write transaction, where they cost no one a wait).
     """
-    terms = document_terms(
-        namespace=namespace,
-        name=name,
-        description=str(manifest.get("description") or ""),
-        tags=list(manifest.get("tags") or []),
-        readme=readme,
-    )
+    if terms is None:
+        terms = version_terms(namespace=namespace, name=name, manifest=manifest, readme=readme)
     term, weight = col(SearchTerm.term), col(SearchTerm.weight)
     owner = col(SearchTerm.component_id) == component_id
     old: dict[str, int] = {t: w for t, w in session.execute(sa.select(term, weight).where(owner))}
