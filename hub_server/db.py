@@ -170,6 +170,25 @@ def write_transaction(session: Session) -> Iterator[None]:
         _checkpoint(engine)
 
 
+def insert_ignore(session: Session, table: Any) -> Any:
+    """``INSERT ... ON CONFLICT DO NOTHING`` into ``table`` (a model or a Table), in the
+    session's database's dialect.
+
+    For rows that concurrent writers may both create (a component's first version, a namespace's
+    first claim): on PostgreSQL the second insert waits for the first writer's commit and then
+    does nothing, and the caller reads the row the first one wrote instead of failing on the
+    unique constraint.
+    """
+    bind = session.get_bind()
+    if bind.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        return postgresql_insert(table).on_conflict_do_nothing()
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table).on_conflict_do_nothing()
+
+
 def _checkpoint(engine: Engine) -> None:
     """Copy the WAL into the database as far as readers allow, waiting for nobody."""
     try:

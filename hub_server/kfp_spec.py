@@ -21,9 +21,11 @@ costs ~4 MiB instead of the ~50 MiB of kfp's client, compiler and Kubernetes mod
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import threading
+import typing
 from collections import OrderedDict
 from typing import Any
 
@@ -80,6 +82,7 @@ def load_spec(spec_text: str, document: dict[str, Any]) -> Any:
     """
     from kfp.dsl import structures, v1_structures
 
+    _remember_type_hints()
     if "implementation" in document:
         return structures.ComponentSpec.from_v1_component_spec(
             v1_structures.ComponentSpec.from_dict(document)
@@ -88,6 +91,20 @@ def load_spec(spec_text: str, document: dict[str, Any]) -> Any:
     if not spec.description:
         spec.description = _header_description(spec_text)
     return spec
+
+
+def _remember_type_hints() -> None:
+    """Make kfp's v1 reader look each class's type hints up once.
+
+    ``kfp.dsl.v1_modelbase`` calls ``typing.get_type_hints(cls.__init__)`` for every object it
+    builds (hundreds per v1 spec), and the hints of its own classes never change: measured
+    in-process at 100k components, 5.5 ms of a 22.5 ms publish. The function it names is
+    swapped, once, for the same function behind a cache keyed by the object asked about.
+    """
+    from kfp.dsl import v1_modelbase
+
+    if not hasattr(v1_modelbase.get_type_hints, "cache_info"):
+        v1_modelbase.get_type_hints = functools.lru_cache(maxsize=512)(typing.get_type_hints)
 
 
 def _header_description(spec_text: str) -> str | None:

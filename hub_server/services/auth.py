@@ -11,8 +11,9 @@ import secrets
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
+from hub_server.db import insert_ignore
 from hub_server.errors import Conflict, Forbidden, NotFound, Unauthenticated
 from hub_server.models import ApiToken, Namespace, NamespaceOwner, User
 
@@ -95,10 +96,22 @@ class AuthService:
 
     def claim(self, principal: Principal, namespace: str) -> None:
         """Make ``principal`` the owner of the unclaimed ``namespace`` (in the caller's
-        transaction, so a failed publish claims nothing)."""
-        self.session.add(Namespace(name=namespace))
-        # No relationship() orders these rows, so the namespace must reach the database first.
-        self.session.flush()
+        transaction, so a failed publish claims nothing).
+
+        Two writers may claim it at once (two first publishes into it): the second waits for
+        the first to commit and then owns it too if it is the same user, or meets Forbidden.
+
+        Raises:
+            Forbidden: someone else claimed it first.
+        """
+        claimed = self.session.execute(
+            insert_ignore(self.session, Namespace)
+            .values(name=namespace)
+            .returning(col(Namespace.name))
+        ).first()
+        if claimed is None:
+            self.check_can_write(principal, namespace)  # claimed meanwhile: theirs or ours
+            return
         self.session.add(NamespaceOwner(namespace=namespace, user_id=principal.id))
         self.session.flush()
 

@@ -23,7 +23,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from hub_server import archive, semver
-from hub_server.db import write_transaction
+from hub_server.db import insert_ignore, write_transaction
 from hub_server.errors import BadRequest, Conflict, InvalidPackage, NotFound
 from hub_server.kfp_spec import read_spec_file
 from hub_server.manifest import NAME_RE, NAMESPACE_RE, Category, Manifest, parse_manifest
@@ -715,9 +715,15 @@ class ComponentService:
                     self.auth.claim(principal, namespace)
                 component = self._find_component(namespace, name, for_update=True)
                 if component is None:
-                    component = Component(namespace=namespace, name=name)
-                    self.session.add(component)
-                    self.session.flush()
+                    # A concurrent first publish of this component may be creating it too:
+                    # whichever inserts second waits for the first, then both add a version.
+                    self.session.execute(
+                        insert_ignore(self.session, Component).values(
+                            namespace=namespace, name=name
+                        )
+                    )
+                    component = self._find_component(namespace, name, for_update=True)
+                    assert component is not None
                 row = Version(
                     component_id=component.id,  # type: ignore[arg-type]
                     version=str(package.version),

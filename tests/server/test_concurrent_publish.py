@@ -96,17 +96,16 @@ def _component(engine: Engine, namespace: str, name: str) -> tuple[int, str | No
     return int(row[0]), row[1]
 
 
-@sqlite_only
-def test_concurrent_publishes_on_sqlite_queue_instead_of_colliding(
+def test_concurrent_first_publishes_into_an_unclaimed_namespace_all_land(
     engine: Engine,
     storage: BlobStorage,
     settings: Settings,
     tmp_path: Path,
-    database_url: str,
 ) -> None:
-    # Into an unclaimed namespace: the first publish claims it while the others run. Before
-    # the queue, SQLite's busy handler let them through one by one but the losers of the claim
-    # answered concurrent_write, and counts were lost.
+    # Into an unclaimed namespace, four new components: the first publishes claim the namespace
+    # and create each component while the others run. Before the write queue, on SQLite the
+    # losers of the claim answered concurrent_write and counts were lost; before inserts that
+    # wait for the first writer (ON CONFLICT DO NOTHING), the same happened on PostgreSQL.
     packages = _packages(tmp_path, "team", ["train", "split", "score", "plot"], versions=6)
 
     errors = _publish_all(engine, storage, settings, packages)
@@ -114,6 +113,46 @@ def test_concurrent_publishes_on_sqlite_queue_instead_of_colliding(
     assert errors == []
     for name in ("train", "split", "score", "plot"):
         assert _component(engine, "team", name) == (6, "1.5.0")
+
+
+def test_two_users_racing_for_an_unclaimed_namespace_one_wins_the_other_is_forbidden(
+    engine: Engine,
+    storage: BlobStorage,
+    settings: Settings,
+    tmp_path: Path,
+) -> None:
+    admin = _admin(engine)
+    users = []
+    with Session(engine, expire_on_commit=False) as session:
+        for name in ("ana", "ben"):
+            user, _token = AuthService(session).create_user(admin, name, is_admin=False)
+            assert user.id is not None
+            users.append(Principal(id=user.id, name=user.name, is_admin=False))
+        session.commit()
+    jobs = [
+        (users[k % 2], pack_package(tmp_path / f"p{k}", name=f"c{k}", version="1.0.0"), f"c{k}")
+        for k in range(8)
+    ]
+
+    def publish(job: tuple[Principal, bytes, str]) -> str:
+        principal, data, name = job
+        try:
+            with Session(engine, expire_on_commit=False) as session:
+                service = ComponentService(session, storage, settings.archive_limits)
+                service.publish(principal, "shared", name, data)
+        except Exception as exc:
+            return f"{principal.name} {type(exc).__name__}"
+        return f"{principal.name} ok"
+
+    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+        outcomes = sorted(pool.map(publish, jobs))
+
+    winners = {o.split()[0] for o in outcomes if o.endswith(" ok")}
+    assert len(winners) == 1, outcomes
+    [winner] = winners
+    loser = ({"ana", "ben"} - winners).pop()
+    assert outcomes.count(f"{winner} ok") == 4
+    assert outcomes.count(f"{loser} Forbidden") == 4, "refused, never a write conflict"
 
 
 def test_concurrent_publishes_of_one_component_take_turns(

@@ -1,0 +1,65 @@
+"""HUB_PUBLISH_CONCURRENCY: a worker validates and writes at most that many publishes at once."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from hub_server.app import create_app
+from hub_server.services import components
+from hub_server.settings import Settings
+from tests.factories import pack_package
+
+
+@pytest.mark.parametrize("slots", [1, 2, 6])
+def test_publishes_beyond_the_limit_wait_their_turn(
+    tmp_path: Path,
+    settings: Settings,
+    client: TestClient,
+    alice: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    slots: int,
+) -> None:
+    running, most = 0, 0
+    lock = threading.Lock()
+    validate = components.validate_package
+
+    def slow_validate(*args: Any, **kwargs: Any) -> Any:
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        time.sleep(0.1)
+        with lock:
+            running -= 1
+        return validate(*args, **kwargs)
+
+    monkeypatch.setattr(components, "validate_package", slow_validate)
+    packages = [pack_package(tmp_path / f"p{i}", version=f"1.{i}.0") for i in range(6)]
+    app = create_app(settings.model_copy(update={"publish_concurrency": slots}))
+
+    def publish(hub: TestClient, data: bytes) -> int:
+        answer = hub.post(
+            "/api/v1/components/alice/train/versions",
+            files={"archive": ("train.tar.gz", data, "application/gzip")},
+            headers=alice,
+        )
+        return answer.status_code
+
+    try:
+        with TestClient(app) as hub, ThreadPoolExecutor(6) as pool:
+            codes = list(pool.map(lambda data: publish(hub, data), packages))
+            versions = [
+                v["version"] for v in hub.get("/api/v1/components/alice/train/versions").json()
+            ]
+    finally:
+        app.state.hub.engine.dispose()
+    assert codes == [201] * 6
+    assert sorted(versions) == [f"1.{i}.0" for i in range(6)]
+    assert most == slots
