@@ -15,6 +15,7 @@ from hub_server.api.errors import install_error_handlers
 from hub_server.api.limits import BodyLimitMiddleware
 from hub_server.db import make_engine
 from hub_server.deps import AppState
+from hub_server.memory import HeapTrimmer
 from hub_server.oci import ImageResolver
 from hub_server.services.pulls import PullCounter
 from hub_server.settings import Settings
@@ -42,13 +43,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     storage = open_storage(settings.resolved_storage_url, s3_endpoint_url=settings.s3_endpoint_url)
     pulls = PullCounter(engine, settings.pull_flush_seconds)
     stamps = StampReader(engine)
+    heap = HeapTrimmer(settings.heap_trim_seconds)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         pulls.start()
+        heap.start()
         try:
             yield
         finally:
+            await heap.stop()
             await pulls.stop()
             stamps.close()
 
@@ -78,6 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         publish_gate=threading.BoundedSemaphore(settings.publish_concurrency),
     )
     app.state.metrics = ops.Metrics()
+    app.state.heap = heap
     install_error_handlers(app)
     # The multipart envelope around an archive is small: 1 MiB over the archive limit is ample.
     app.add_middleware(BodyLimitMiddleware, max_body_size=settings.max_archive_bytes + 1024 * 1024)

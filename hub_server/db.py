@@ -52,6 +52,12 @@ CHECKPOINT_EVERY = 20
 """Write transactions of a process between two of its checkpoints (a publish adds ~50 pages)."""
 WAL_AUTOCHECKPOINT_PAGES = 10_000
 SQLITE_CACHE_KIB = 512
+SQLITE_CACHED_STATEMENTS = 16
+"""Prepared statements Python's sqlite3 keeps per connection (its default is 128). Search and
+listing statements differ by shape (words, filters, the length of an IN list of ids), so they
+are rarely reused, and a prepared one can hold a megabyte: measured at 100k components, each
+pooled connection that served the bench's searches kept ~26 MiB with 128 and ~4 MiB with 16,
+at the same search speed (15.3 s and 15.2 s for 1,122 searches in process)."""
 
 
 def is_sqlite(url: str) -> bool:
@@ -216,7 +222,13 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(
-            url, echo=echo, connect_args={"check_same_thread": False, "timeout": 10}
+            url,
+            echo=echo,
+            connect_args={
+                "check_same_thread": False,
+                "timeout": 10,
+                "cached_statements": SQLITE_CACHED_STATEMENTS,
+            },
         )
         sa.event.listen(engine, "connect", _sqlite_on_connect)
         return engine

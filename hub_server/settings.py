@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     """The read cache also answers repeated listings and searches, checked against the
     catalogue's change counter on every request; their download counts (and popularity order)
     may be this many seconds old. 0 keeps no listings."""
+    heap_trim_seconds: float = Field(default=5.0, ge=0)
+    """Each worker hands the memory it has freed back to the system this often (glibc's
+    ``malloc_trim``, :mod:`hub_server.memory`); 0 never does."""
     seed_builtins: bool = True
     """``hub serve`` publishes the built-in components of ``components/`` under ``library``."""
 
