@@ -241,3 +241,34 @@ def test_serving_processes_cap_malloc_arenas(given: str | None, expected: str) -
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     )
     assert done.stdout.strip() == expected
+
+
+def test_workers_trim_their_heap_while_they_run(settings: Settings) -> None:
+    """Every HUB_HEAP_TRIM_SECONDS a worker hands its freed heap back (glibc's malloc_trim);
+    0 switches it off."""
+    import time as _time
+
+    from hub_server.memory import trimmer
+
+    trim = trimmer()
+    assert trim is not None, "glibc on Linux: malloc_trim is there"
+    assert trim() in (0, 1)
+    app = create_app(settings.model_copy(update={"heap_trim_seconds": 0.05}))
+    try:
+        with TestClient(app):
+            deadline = _time.monotonic() + 5
+            while app.state.heap.runs < 2 and _time.monotonic() < deadline:
+                _time.sleep(0.05)
+            assert app.state.heap.runs >= 2
+        runs = app.state.heap.runs
+        _time.sleep(0.2)
+        assert app.state.heap.runs == runs, "stopped with the app"
+    finally:
+        app.state.hub.engine.dispose()
+    off = create_app(settings.model_copy(update={"heap_trim_seconds": 0}))
+    try:
+        with TestClient(off):
+            _time.sleep(0.2)
+            assert off.state.heap.runs == 0
+    finally:
+        off.state.hub.engine.dispose()
