@@ -11,14 +11,11 @@ Elsewhere than glibc, :func:`trimmer` returns None and nothing runs.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import ctypes
-import logging
 import sys
 from collections.abc import Callable
 
-log = logging.getLogger("hub.memory")
+from hub_server.periodic import Periodic
 
 
 def trimmer() -> Callable[[], int] | None:
@@ -34,29 +31,9 @@ def trimmer() -> Callable[[], int] | None:
     return lambda: int(trim(0))
 
 
-class HeapTrimmer:
+class HeapTrimmer(Periodic):
     """Trim the heap every ``interval`` seconds while the app runs (0: never)."""
 
     def __init__(self, interval: float) -> None:
-        self.interval = interval
-        self.trim = trimmer() if interval > 0 else None
-        self.runs = 0
-        self._task: asyncio.Task[None] | None = None
-
-    async def run(self) -> None:
-        assert self.trim is not None
-        while True:
-            await asyncio.sleep(self.interval)
-            await asyncio.to_thread(self.trim)
-            self.runs += 1
-
-    def start(self) -> None:
-        if self.trim is not None and self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self.run())
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        trim = trimmer() if interval > 0 else None
+        super().__init__(trim or (lambda: 0), interval if trim else 0)

@@ -11,7 +11,6 @@ through on every download.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import threading
 from collections import Counter
@@ -21,6 +20,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from hub_server.models import Component, Version
+from hub_server.periodic import Periodic
 
 log = logging.getLogger("hub.pulls")
 
@@ -59,7 +59,7 @@ class PullCounter:
         self.interval = interval
         self._pending: Counter[PullKey] = Counter()
         self._lock = threading.Lock()
-        self._task: asyncio.Task[None] | None = None
+        self._flusher = Periodic(self.flush, interval)
 
     def add(self, namespace: str, name: str, version: str) -> None:
         """Count one download (of an archive or a component.yaml)."""
@@ -83,20 +83,10 @@ class PullCounter:
             with self._lock:
                 self._pending.update(counts)
 
-    async def run(self) -> None:
-        """Flush every ``interval`` seconds until cancelled (the app's lifespan runs this)."""
-        while True:
-            await asyncio.sleep(self.interval)
-            await asyncio.to_thread(self.flush)
-
     def start(self) -> None:
-        if self.interval > 0 and self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self.run())
+        """Flush every ``interval`` seconds (the app's lifespan starts and stops this)."""
+        self._flusher.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._flusher.stop()
         await asyncio.to_thread(self.flush)

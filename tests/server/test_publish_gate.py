@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -14,6 +11,7 @@ from fastapi.testclient import TestClient
 from hub_server.app import create_app
 from hub_server.services import components
 from hub_server.settings import Settings
+from tests.concurrency import MostAtOnce
 from tests.factories import pack_package
 
 
@@ -26,21 +24,8 @@ def test_publishes_beyond_the_limit_wait_their_turn(
     monkeypatch: pytest.MonkeyPatch,
     slots: int,
 ) -> None:
-    running, most = 0, 0
-    lock = threading.Lock()
-    validate = components.validate_package
-
-    def slow_validate(*args: Any, **kwargs: Any) -> Any:
-        nonlocal running, most
-        with lock:
-            running += 1
-            most = max(most, running)
-        time.sleep(0.1)
-        with lock:
-            running -= 1
-        return validate(*args, **kwargs)
-
-    monkeypatch.setattr(components, "validate_package", slow_validate)
+    counted = MostAtOnce(components.validate_package)
+    monkeypatch.setattr(components, "validate_package", counted)
     packages = [pack_package(tmp_path / f"p{i}", version=f"1.{i}.0") for i in range(6)]
     app = create_app(settings.model_copy(update={"publish_concurrency": slots}))
 
@@ -62,4 +47,4 @@ def test_publishes_beyond_the_limit_wait_their_turn(
         app.state.hub.engine.dispose()
     assert codes == [201] * 6
     assert sorted(versions) == [f"1.{i}.0" for i in range(6)]
-    assert most == slots
+    assert counted.most == slots

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 import httpx
 import pytest
@@ -15,6 +12,7 @@ from fastapi.testclient import TestClient
 from hub_server.app import create_app
 from hub_server.services import search
 from hub_server.settings import Settings
+from tests.concurrency import MostAtOnce
 
 Publish = Callable[..., httpx.Response]
 
@@ -29,21 +27,8 @@ def test_searches_beyond_the_limit_wait_their_turn(
     slots: int,
 ) -> None:
     assert publish("alice", alice).status_code == 201
-    running, most = 0, 0
-    lock = threading.Lock()
-    rank = search.rank
-
-    def slow_rank(*args: Any, **kwargs: Any) -> Any:
-        nonlocal running, most
-        with lock:
-            running += 1
-            most = max(most, running)
-        time.sleep(0.1)
-        with lock:
-            running -= 1
-        return rank(*args, **kwargs)
-
-    monkeypatch.setattr(search, "rank", slow_rank)
+    counted = MostAtOnce(search.rank)
+    monkeypatch.setattr(search, "rank", counted)
     app = create_app(settings.model_copy(update={"search_concurrency": slots}))
     try:
         with TestClient(app) as hub, ThreadPoolExecutor(6) as pool:
@@ -52,4 +37,4 @@ def test_searches_beyond_the_limit_wait_their_turn(
         app.state.hub.engine.dispose()
     assert [a.status_code for a in answers] == [200] * 6
     assert all(a.json()["items"][0]["name"] == "train" for a in answers)
-    assert most == slots
+    assert counted.most == slots
