@@ -304,10 +304,18 @@ def publish_requests(
 
 
 def preflight(base_url: str, requests: list[Request], expect: int) -> str | None:
-    """None when the first requests answer as expected, else why not."""
-    with httpx.Client(base_url=base_url, timeout=30) as client:
+    """None when the first requests answer as expected, else why not.
+
+    Asked once the machine is idle (the server may still be working off the requests the
+    previous figure left queued); a request that takes more than 60 s is a reason too, and the
+    call is then reported as not measured rather than ending the run."""
+    harness.wait_idle()
+    with httpx.Client(base_url=base_url, timeout=60) as client:
         for method, target, _body, headers in requests[:3]:
-            response = client.request(method, target, headers=headers)
+            try:
+                response = client.request(method, target, headers=headers)
+            except httpx.TimeoutException:
+                return f"{method} {target} did not answer within 60 s"
             if response.status_code != expect:
                 return f"{method} {target} answered {response.status_code}, expected {expect}"
     return None
