@@ -601,18 +601,27 @@ class ComponentService:
                     offset=offset,
                     limit=per_page,
                 )
-        # Full rows for the page only.
-        rows = {
-            row.id: row
-            for row in self.session.exec(select(Component).where(col(Component.id).in_(hits.ids)))
-        }
-        return Page[ComponentPublic](
-            items=[self._component_public(rows[i]) for i in hits.ids],
-            total=hits.total,
-            total_is_lower_bound=hits.total_is_lower_bound,
-            page=page,
-            per_page=per_page,
-        )
+            # Full rows for the page only.
+            rows = {
+                row.id: row
+                for row in self.session.exec(
+                    select(Component).where(col(Component.id).in_(hits.ids))
+                )
+            }
+            result = Page[ComponentPublic](
+                items=[self._component_public(rows[i]) for i in hits.ids],
+                total=hits.total,
+                total_is_lower_bound=hits.total_is_lower_bound,
+                page=page,
+                per_page=per_page,
+            )
+            # Give the connection back before leaving the gate. A request that kept it past
+            # the gate (its answer still to be serialized, which needs a thread of the pool
+            # that requests queued at the gate occupy) left the gate's holders waiting for a
+            # connection: at 100k components under overload, every connection of a worker's
+            # pool was held that way and the worker answered nothing for 30 s at a time.
+            self.session.rollback()
+        return result
 
     def facets(self) -> Facets:
         """What there is to filter by: components per category and per accelerator model."""

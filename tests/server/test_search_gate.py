@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from sqlmodel import Session
 
 from hub_server.app import create_app
 from hub_server.services import search
+from hub_server.services.components import ComponentService
 from hub_server.settings import Settings
 from tests.concurrency import MostAtOnce
 
@@ -38,3 +41,20 @@ def test_searches_beyond_the_limit_wait_their_turn(
     assert [a.status_code for a in answers] == [200] * 6
     assert all(a.json()["items"][0]["name"] == "train" for a in answers)
     assert counted.most == slots
+
+
+def test_a_listing_gives_its_connection_back_before_it_leaves_the_gate(
+    app: Any, client: TestClient, alice: dict[str, str], publish: Publish
+) -> None:
+    """A listing keeps no connection past the gate: else requests whose answers wait for a
+    thread of the pool hold every connection while the gate's holders wait for one."""
+    assert publish("alice", alice).status_code == 201
+    state = app.state.hub
+    with Session(state.engine, expire_on_commit=False) as session:
+        service = ComponentService(
+            session, state.storage, state.settings.archive_limits, search_gate=state.search_gate
+        )
+        for query in ({"q": "train"}, {"sort": "name"}):
+            page = service.list_components(**query)
+            assert [c.name for c in page.items] == ["train"]
+            assert not session.in_transaction(), query
