@@ -4,9 +4,11 @@ glibc's malloc keeps memory that Python has freed (the large buffers of a search
 index tier, SQLite's page buffers, the lists of a big listing) inside its heap for reuse, and
 returns it to the system only from the heap's top. A worker that once answered a large search
 keeps that peak as resident memory for its whole life. ``malloc_trim(0)`` releases every free
-page of the heap (``madvise(MADV_DONTNEED)``), whatever its place; run every few seconds from a
-thread of its own (ctypes releases the GIL for the call), it costs the worker nothing visible.
-Elsewhere than glibc, :func:`trimmer` returns None and nothing runs.
+page of the heap (``madvise(MADV_DONTNEED)``), whatever its place; it runs every few seconds
+from a thread of its own (ctypes releases the GIL for the call). Measured with two workers at
+100k components after the bench's uncached searches: 268 MiB without, 252 MiB with (most of a
+worker's growth was SQLite's prepared statements, see ``hub_server.db``). Elsewhere than glibc,
+:func:`trimmer` returns None and nothing runs.
 """
 
 from __future__ import annotations
