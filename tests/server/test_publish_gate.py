@@ -24,7 +24,8 @@ def test_publishes_beyond_the_limit_wait_their_turn(
     monkeypatch: pytest.MonkeyPatch,
     slots: int,
 ) -> None:
-    counted = MostAtOnce(components.validate_package)
+    # Long enough that all six uploads (parsed one by one on the event loop) overlap.
+    counted = MostAtOnce(components.validate_package, hold=0.5)
     monkeypatch.setattr(components, "validate_package", counted)
     packages = [pack_package(tmp_path / f"p{i}", version=f"1.{i}.0") for i in range(6)]
     app = create_app(settings.model_copy(update={"publish_concurrency": slots}))
