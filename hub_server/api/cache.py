@@ -91,6 +91,21 @@ def _bypass(key: bytes, value: bytes) -> bool:
     return key == b"cache-control" and (b"no-cache" in value or b"no-store" in value)
 
 
+class _Query:
+    """A statement compiled once for the engine's driver, run straight through its cursor."""
+
+    def __init__(self, statement: sa.TextClause, engine: Engine) -> None:
+        compiled = statement.compile(dialect=engine.dialect)
+        self.sql = str(compiled)
+        self.positional = compiled.positiontup
+        """The parameters' order for a positional driver (sqlite3), None for a named one."""
+
+    def params(self, values: dict[str, Any]) -> Any:
+        if self.positional is None:
+            return values
+        return tuple(values[k] for k in self.positional)
+
+
 class StampReader:
     """Reads components' stamps for the cache on one connection of its own.
 
@@ -105,22 +120,19 @@ class StampReader:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.connection: Any = None
-        compiled = _STAMP.compile(dialect=engine.dialect)
-        self._sql = str(compiled)
-        self._positional = compiled.positiontup
-        self._catalog_sql = str(_CATALOG_STAMP.compile(dialect=engine.dialect))
+        self._component = _Query(_STAMP, engine)
+        self._catalog = _Query(_CATALOG_STAMP, engine)
 
     def read(self, namespace: str, name: str) -> tuple[int, int] | None:
         """The component's (revision, pulls); None when it does not exist or the read fails."""
-        values = {"namespace": namespace, "name": name}
-        params: Any = tuple(values[k] for k in self._positional) if self._positional else values
-        return self._fetch(self._sql, params)
+        return self._fetch(self._component, {"namespace": namespace, "name": name})
 
     def catalog(self) -> tuple[int, int] | None:
         """The catalogue's stamp, ``(catalog_revision, 0)``; None when the read fails."""
-        return self._fetch(self._catalog_sql, () if self._positional is not None else {})
+        return self._fetch(self._catalog, {})
 
-    def _fetch(self, sql: str, params: Any) -> tuple[int, int] | None:
+    def _fetch(self, query: _Query, values: dict[str, Any]) -> tuple[int, int] | None:
+        sql, params = query.sql, query.params(values)
         try:
             if self.connection is None:
                 self.connection = self._connect()

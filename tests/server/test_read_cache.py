@@ -272,8 +272,11 @@ def test_publish_yank_and_fork_on_another_worker_show_in_cached_listings_at_once
     fork = worker.post(BASE + "/fork", json={"namespace": "bob"}, headers=bob)
     assert fork.status_code == 201, fork.text
     assert "bob/train" in _names(client.get(search))
-    forks = {c["name"]: c["forks_count"] for c in client.get(search).json()["items"]}
-    assert forks["train"] >= 1
+    forks = {
+        f"{c['namespace']}/{c['name']}": c["forks_count"]
+        for c in client.get(search).json()["items"]
+    }
+    assert forks["alice/train"] == 1
 
 
 def test_download_counts_in_cached_listings_are_at_most_listing_seconds_old(
