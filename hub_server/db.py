@@ -16,7 +16,8 @@ Checkpoints (copying the WAL into the database file, with an fsync) are kept out
 too: SQLite runs one inside the commit that finds the WAL past ``wal_autocheckpoint`` pages,
 while the writer still holds the lock, so every writer waits for the disk. The hub's writers
 instead checkpoint (``PASSIVE``: it waits for no one) after leaving the queue, every
-:data:`CHECKPOINT_EVERY` write transactions of a process; the automatic checkpoint stays as a
+:data:`CHECKPOINT_EVERY` write transactions of a process, from a thread of its own (the writer
+returns to its caller without waiting for the disk); the automatic checkpoint stays as a
 backstop for the writes that do not go through :func:`write_transaction`, at a size it rarely
 reaches.
 """
@@ -87,12 +88,32 @@ class _WriteLock:
         self._fd: int | None = None
         self._pid = 0
         self._writes = 0
+        self._checkpointing = threading.Lock()
 
     def checkpoint_due(self) -> bool:
         """Count one write transaction; True every :data:`CHECKPOINT_EVERY`."""
         with self._mutex:
             self._writes += 1
             return self._writes % CHECKPOINT_EVERY == 0
+
+    def checkpoint_in_background(self, engine: Engine) -> None:
+        """Checkpoint from a thread of its own, unless one of this process's runs already.
+
+        The writer that made a checkpoint due goes back to its caller at once: a checkpoint of
+        a large database copies pages and fsyncs the file (measured at 100k components during
+        publishes: 11 ms median, 62 ms mean, 306 ms at worst), and a publish that waited for
+        it held one of its worker's publish slots all that time.
+        """
+        if not self._checkpointing.acquire(blocking=False):
+            return  # the running one copies these writes too
+
+        def run() -> None:
+            try:
+                _checkpoint(engine)
+            finally:
+                self._checkpointing.release()
+
+        threading.Thread(target=run, name="hub-wal-checkpoint", daemon=True).start()
 
     @contextmanager
     def held(self) -> Iterator[None]:
@@ -173,7 +194,7 @@ def write_transaction(session: Session) -> Iterator[None]:
             session.rollback()
             raise
     if lock.checkpoint_due():
-        _checkpoint(engine)
+        lock.checkpoint_in_background(engine)
 
 
 def insert_ignore(session: Session, table: Any) -> Any:

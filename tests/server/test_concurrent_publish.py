@@ -6,6 +6,7 @@ from __future__ import annotations
 import multiprocessing
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -209,18 +210,41 @@ def test_the_sqlite_write_queue_spans_processes(
 def test_writers_checkpoint_the_wal_after_leaving_the_queue(
     engine: Engine, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Every CHECKPOINT_EVERY writes a checkpoint runs, outside the queue and in a thread of
+    its own: the writer that made it due returns without waiting for it."""
     held: list[bool] = []
+    threads: list[str] = []
     lock = db._write_lock(engine)
+    release = threading.Event()
 
     def checkpoint(_engine: Engine) -> None:
         held.append(lock._mutex.locked())
+        threads.append(threading.current_thread().name)
+        release.wait(10)
 
     monkeypatch.setattr(db, "_checkpoint", checkpoint)
-    for _ in range(2 * db.CHECKPOINT_EVERY):
-        with Session(engine) as session, write_transaction(session):
-            session.connection().exec_driver_sql("CREATE TABLE IF NOT EXISTS t (id INTEGER)")
+
+    def write(times: int) -> None:
+        for _ in range(times):
+            with Session(engine) as session, write_transaction(session):
+                session.connection().exec_driver_sql("CREATE TABLE IF NOT EXISTS t (id INTEGER)")
+
+    write(db.CHECKPOINT_EVERY)  # returns while the checkpoint it made due is still running
+    assert not release.is_set()
+    # Due again while the first still runs: that one copies these writes too, none starts.
+    write(db.CHECKPOINT_EVERY)
+    release.set()
+    deadline = time.monotonic() + 10
+    while lock._checkpointing.locked() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    release.clear()
+    write(db.CHECKPOINT_EVERY)
+    release.set()
+    while len(held) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
 
     assert held == [False, False]
+    assert threads == ["hub-wal-checkpoint", "hub-wal-checkpoint"]
     with engine.connect() as connection:
         autocheckpoint = connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar()
     assert autocheckpoint == db.WAL_AUTOCHECKPOINT_PAGES
