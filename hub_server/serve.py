@@ -1,26 +1,26 @@
-"""``hub serve``: migrate, make sure an administrator exists, seed, then run uvicorn.
+"""``hub serve``: migrate, make sure an administrator exists, seed, then serve.
 
 The preparation (migrations, the administrator, the built-in components) runs in a child
-process that exits before uvicorn starts. It imports SQLAlchemy, Alembic, the services and kfp;
-done in the process that goes on to supervise uvicorn's workers, all of that (~100 MiB) would
-stay resident for the server's lifetime in a process that only watches its workers. With
-several workers the CLI process then replaces itself (``exec``, same pid) by
-``python -m hub_server.serve``, which imports uvicorn and this module, nothing of the server
-and none of the CLI.
+process that exits before serving starts. It imports SQLAlchemy, Alembic, the services and kfp;
+done in the process that goes on to supervise the workers, all of that (~100 MiB) would stay
+resident for the server's lifetime in a process that only watches its workers. With one
+worker this process then runs uvicorn itself. With several (on POSIX) it replaces itself
+(``exec``, same pid) by ``python -m hub_server.supervisor``, a fresh interpreter with the
+standard library alone (none of uvicorn, asyncio, multiprocessing, the server or the CLI),
+which binds the socket and starts the workers, ``python -m hub_server.worker``.
 """
 
 from __future__ import annotations
 
 import ctypes
-import multiprocessing
 import os
 import sys
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hub_server.logs import configure_logging
+from hub_server.supervisor import display_url
 
 if TYPE_CHECKING:
     from hub_server.settings import Settings
@@ -147,12 +147,18 @@ def serve(
         data_dir: the data folder (default: ``HUB_DATA_DIR``, else the settings' default).
         host: address to listen on.
         port: port to listen on.
-        workers: uvicorn worker processes.
+        workers: worker processes; with more than one, this process becomes their supervisor
+            (:mod:`hub_server.supervisor`) and does not return.
 
     Raises:
-        SystemExit: 1 when the built-in components cannot be published.
+        SystemExit: 1 when the built-in components cannot be published (with several
+            workers, the supervisor's exit: 1 when the address is taken or the workers keep
+            failing to start, 0 after SIGTERM or SIGINT).
         Exception: whatever preparing raised (a bad setting, an unreachable database).
     """
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
     os.environ.setdefault(KFP_RUNTIME_ENV, "true")
     limit_malloc_arenas()
     # A child process, so nothing it imports is ever in this one. fork where there is fork: a
@@ -165,21 +171,21 @@ def serve(
     if prepared.exit_code:
         raise SystemExit(prepared.exit_code)
     os.environ.update(prepared.environment)
-    sys.stderr.write(f"Component Hub serving on http://{host}:{port} (API docs: /docs)\n")
-    sys.stderr.flush()
     if workers > 1 and os.name == "posix":
         # This process goes on only to supervise the workers. It has the CLI's typer, click and
-        # pydantic in memory: become a fresh interpreter (same pid) with uvicorn alone.
+        # pydantic in memory: become a fresh interpreter (same pid) with the standard library.
         os.execv(  # noqa: S606 - argv is ours: this interpreter, this module, validated values
             sys.executable,
             [
                 sys.executable,
                 "-m",
-                "hub_server.serve",
+                "hub_server.supervisor",
                 *("--host", host, "--port", str(port), "--workers", str(workers)),
                 *("--log-level", prepared.log_level, "--log-format", prepared.log_format),
             ],
         )
+    sys.stderr.write(f"Component Hub serving on {display_url(host, port)} (API docs: /docs)\n")
+    sys.stderr.flush()
     run_uvicorn(
         host=host,
         port=port,
@@ -190,7 +196,9 @@ def serve(
 
 
 def run_uvicorn(*, host: str, port: int, workers: int, log_level: str, log_format: str) -> None:
-    """Serve the app of the prepared hub (its settings in the environment) with uvicorn.
+    """Serve the app of the prepared hub (its settings in the environment) with uvicorn, in
+    this process: one worker, or (where there is no :mod:`hub_server.supervisor`, on Windows)
+    uvicorn's own supervisor.
 
     Args:
         host: address to listen on.
@@ -213,27 +221,3 @@ def run_uvicorn(*, host: str, port: int, workers: int, log_level: str, log_forma
         access_log=False,
         proxy_headers=True,
     )
-
-
-def _main(argv: list[str] | None = None) -> None:
-    """``python -m hub_server.serve``: what :func:`serve` becomes once the hub is prepared."""
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m hub_server.serve")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--log-level", default="INFO")
-    parser.add_argument("--log-format", default="json")
-    args = parser.parse_args(argv)
-    run_uvicorn(
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        log_level=args.log_level,
-        log_format=args.log_format,
-    )
-
-
-if __name__ == "__main__":
-    _main()

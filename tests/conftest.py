@@ -245,7 +245,9 @@ class LiveHub:
                 self.process.wait()
 
 
-def start_live_hub(data_dir: Path, env: dict[str, str] | None = None) -> LiveHub:
+def start_live_hub(
+    data_dir: Path, env: dict[str, str] | None = None, *, workers: int = 1
+) -> LiveHub:
     port = free_port()
     log = data_dir.parent / f"hub-{port}.log"
     process_env = {
@@ -267,6 +269,8 @@ def start_live_hub(data_dir: Path, env: dict[str, str] | None = None) -> LiveHub
                 str(port),
                 "--data-dir",
                 str(data_dir),
+                "--workers",
+                str(workers),
             ],
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import signal
 import stat
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -15,7 +19,7 @@ from fastapi.testclient import TestClient
 
 from hub_server.app import create_app
 from hub_server.settings import Settings
-from tests.conftest import ROOT, start_live_hub
+from tests.conftest import ROOT, free_port, start_live_hub
 
 
 def test_healthz(client: TestClient) -> None:
@@ -148,19 +152,27 @@ def test_hub_serve_publishes_the_builtins_once(tmp_path: Path) -> None:
 
 def test_the_supervisor_of_hub_serve_imports_nothing_of_the_server(tmp_path: Path) -> None:
     """`hub serve` migrates, bootstraps and seeds in a child process, then becomes (exec, same
-    pid) `python -m hub_server.serve`: the process that supervises uvicorn's workers never
-    holds SQLAlchemy, the services, kfp, or the CLI's typer and pydantic."""
-    heavy = [
+    pid) `python -m hub_server.supervisor`: the process that supervises the workers holds the
+    standard library and the hub's log formatter, never uvicorn, asyncio or multiprocessing,
+    SQLAlchemy, the services, kfp, or the CLI's typer and pydantic."""
+    forbidden = [
+        "uvicorn",
+        "asyncio",
+        "multiprocessing",
+        "concurrent",
         "sqlalchemy",
         "sqlmodel",
         "alembic",
         "kfp",
+        "hub_server.serve",
         "hub_server.services",
         "hub_server.app",
         "hub_server.settings",
         "fastapi",
+        "starlette",
         "pydantic",
         "typer",
+        "click",
         "hub_cli",
     ]
     serve_cli = (
@@ -172,11 +184,12 @@ def test_the_supervisor_of_hub_serve_imports_nothing_of_the_server(tmp_path: Pat
         "from hub_cli.main import app\n"
         "app(['serve', '--data-dir', sys.argv[1], '--workers', '2'])\n"
     )
+    data = tmp_path / "data"
     env = {**os.environ, "HUB_SEED_BUILTINS": "true", "HUB_LOG_FORMAT": "text"}
     env.pop("HUB_ADMIN_TOKEN", None)
     env.pop("HUB_DATABASE_URL", None)
     result = subprocess.run(
-        [sys.executable, "-c", serve_cli, str(tmp_path / "data")],
+        [sys.executable, "-c", serve_cli, str(data)],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -186,29 +199,67 @@ def test_the_supervisor_of_hub_serve_imports_nothing_of_the_server(tmp_path: Pat
     assert result.returncode == 0, result.stderr
     exec_line = next(line for line in result.stdout.splitlines() if line.startswith("EXEC"))
     assert exec_line == (
-        "EXEC ['-m', 'hub_server.serve', '--host', '127.0.0.1', '--port', '8000', "
+        "EXEC ['-m', 'hub_server.supervisor', '--host', '127.0.0.1', '--port', '8000', "
         "'--workers', '2', '--log-level', 'INFO', '--log-format', 'text']"
     )
     # It still did all of the preparing, saying so as before.
-    token = (tmp_path / "data" / "admin-token").read_text().strip()
+    token = (data / "admin-token").read_text().strip()
     assert f"\n    {token}\n" in result.stderr
     assert "Built-in components: 6 in library/, published now: library/" in result.stderr
-    assert "Component Hub serving on http://127.0.0.1:8000" in result.stderr
 
-    supervisor = (
-        "import runpy, sys\n"
-        "import uvicorn\n"
-        "def run(app, **options):\n"
-        f"    loaded = sorted(m for m in {heavy!r} if m in sys.modules)\n"
-        "    print('LOADED', loaded, app, options['workers'])\n"
-        "uvicorn.run = run\n"
-        "sys.argv = ['serve', '--workers', '2']\n"
-        "runpy.run_module('hub_server.serve', run_name='__main__')\n"
+    # The supervisor, run for real on the hub just prepared: -X importtime lists every module
+    # it imports, at its start, while it replaces a worker and while it stops (its workers are
+    # started without the option, so their imports are not listed).
+    port = free_port()
+    log = tmp_path / "supervisor.log"
+    env["HUB_DATA_DIR"] = str(data)
+    with log.open("wb") as out:
+        supervisor = subprocess.Popen(
+            [
+                *(sys.executable, "-X", "importtime", "-m", "hub_server.supervisor"),
+                *("--port", str(port), "--workers", "2", "--log-format", "text"),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env=env,
+        )
+    try:
+        url = f"http://127.0.0.1:{port}/healthz"
+        _wait_until(lambda: _answers(url), "the hub answers")
+        first = int(re.findall(r"worker (\d+) started", log.read_text())[0])
+        os.kill(first, signal.SIGKILL)
+        _wait_until(lambda: log.read_text().count(" started") == 3, "a worker replaced")
+        _wait_until(lambda: _answers(url), "the hub answers again")
+        supervisor.send_signal(signal.SIGTERM)
+        assert supervisor.wait(timeout=35) == 0
+    finally:
+        if supervisor.poll() is None:
+            supervisor.kill()
+    imported = {
+        line.rpartition("|")[2].strip()
+        for line in log.read_text().splitlines()
+        if line.startswith("import time:")
+    }
+    assert {"subprocess", "socket", "hub_server.logs"} <= imported, "the listing is there"
+    loaded = sorted(
+        name for name in imported for top in forbidden if name == top or name.startswith(top + ".")
     )
-    result = subprocess.run(
-        [sys.executable, "-c", supervisor], capture_output=True, text=True, cwd=ROOT, check=True
-    )
-    assert "LOADED [] hub_server.app:create_app_from_env 2" in result.stdout
+    assert loaded == []
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=5).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def _wait_until(condition: Callable[[], bool], what: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"not within {timeout} s: {what}"
+        time.sleep(0.1)
 
 
 def test_hub_serve_reports_a_preparation_failure_as_before(tmp_path: Path) -> None:
