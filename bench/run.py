@@ -100,6 +100,7 @@ class Options:
     publish_components: int
     publish_rate_cap: int
     postgres_url: str
+    postgres_database: str | None
     log_level: str
     out: Path
     work_dir: Path | None
@@ -116,14 +117,18 @@ def say(line: str) -> None:
 
 
 @contextmanager
-def postgres_database(admin_url: str, keep: bool) -> Iterator[str]:
-    """A fresh database on the PostgreSQL server of ``admin_url``, dropped afterwards."""
+def postgres_database(admin_url: str, keep: bool, existing: str | None = None) -> Iterator[str]:
+    """A fresh database on the PostgreSQL server of ``admin_url``, dropped afterwards (or
+    ``existing``, used as it is and kept)."""
     import psycopg
 
+    base, _, _ = admin_url.rpartition("/")
+    if existing:
+        yield f"{base}/{existing}"
+        return
     name = f"hub_bench_{os.getpid()}_{secrets.token_hex(3)}"
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    base, _, _ = admin_url.rpartition("/")
     try:
         yield f"{base}/{name}"
     finally:
@@ -501,7 +506,7 @@ def run_database(db: str, options: Options, root: Path) -> dict[str, Any]:
     scratch.mkdir(parents=True, exist_ok=True)
     rng = random.Random(6)
     database = (
-        postgres_database(options.postgres_url, options.keep)
+        postgres_database(options.postgres_url, options.keep, options.postgres_database)
         if db == "postgres"
         else _no_database()
     )
@@ -582,6 +587,11 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         default=os.environ.get("HUB_BENCH_POSTGRES_URL", DEFAULT_POSTGRES),
         help="a server where the bench may create (and drop) its own database",
     )
+    parser.add_argument(
+        "--postgres-database",
+        help="use (and keep) this database on that server instead of a fresh one: one seeded "
+        "by `python -m bench.seed` or kept by --keep, for measuring again without seeding",
+    )
     parser.add_argument("--log-level", default="WARNING", help="the hub's HUB_LOG_LEVEL")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--work-dir", type=Path, help="keep data here (default: a temp dir)")
@@ -611,6 +621,7 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         publish_components=args.publish_components,
         publish_rate_cap=args.publish_rate_cap,
         postgres_url=args.postgres_url,
+        postgres_database=args.postgres_database,
         log_level=args.log_level,
         out=args.out,
         work_dir=args.work_dir,

@@ -54,7 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await heap.stop()
             await pulls.stop()
-            stamps.close()
+            await stamps.aclose()
 
     app = FastAPI(
         lifespan=lifespan,

@@ -38,6 +38,7 @@ count a pull, as the route does. Entries are evicted least recently used beyond 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import math
 import re
@@ -106,29 +107,61 @@ class _Query:
         return tuple(values[k] for k in self.positional)
 
 
+_Key = tuple[str, str] | None
+"""What a stamp is read for: a component's (namespace, name), or None for the catalogue."""
+_BATCH = (
+    "SELECT k.i, c.revision, c.pulls"
+    " FROM unnest(%(namespaces)s::text[], %(names)s::text[]) WITH ORDINALITY AS k(ns, n, i)"
+    " JOIN components AS c ON c.namespace = k.ns AND c.name = k.n"
+    " UNION ALL SELECT 0, catalog_revision, 0 FROM hub_state WHERE id = 1 AND %(catalog)s"
+)
+"""PostgreSQL: the stamps of many components (and the catalogue's, row 0) in one statement,
+each a probe of the unique (namespace, name) index."""
+
+
 class StampReader:
     """Reads components' stamps for the cache on one connection of its own.
 
     A pooled connection costs more round trips than the read itself on PostgreSQL (the
     pre-ping on checkout, ``BEGIN``, the ``ROLLBACK`` on check-in): four instead of one. This
     keeps one connection per worker outside the pool, in autocommit (each read sees the latest
-    commits and no transaction stays open), used only from the event loop's thread, so never
-    by two requests at once. A failed read drops the connection (the request goes to the app,
-    which meets the same failure and answers it), and the next read opens a fresh one.
+    commits and no transaction stays open), used only from the event loop. A failed read drops
+    the connection (the request goes to the app, which meets the same failure and answers it),
+    and the next read opens a fresh one.
+
+    SQLite's read is a call into the library in this process (microseconds): it runs on the
+    event loop's thread as it comes. PostgreSQL's is a round trip to another process, during
+    which the worker would stand idle, so there the reads are *batched*: a request adds what it
+    needs to the pending set and waits; one read at a time is in flight, and when it returns,
+    everything that arrived meanwhile goes in the next one, as a single statement. Every read
+    a request gets was sent after the request asked, so it sees every change committed before
+    the request arrived (the cache's guarantee); under load a worker makes one round trip for
+    many requests instead of one each.
     """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.connection: Any = None
+        """SQLite: the driver's connection; PostgreSQL: a ``psycopg.AsyncConnection``."""
+        self.batched = engine.dialect.name == "postgresql"
         self._component = _Query(_STAMP, engine)
         self._catalog = _Query(_CATALOG_STAMP, engine)
+        self._pending: dict[_Key, list[asyncio.Future[tuple[int, int] | None]]] = {}
+        self._drainer: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.round_trips = 0
+        """Batched reads sent (PostgreSQL), for tests and curiosity."""
 
-    def read(self, namespace: str, name: str) -> tuple[int, int] | None:
+    async def read(self, namespace: str, name: str) -> tuple[int, int] | None:
         """The component's (revision, pulls); None when it does not exist or the read fails."""
+        if self.batched:
+            return await self._batched((namespace, name))
         return self._fetch(self._component, {"namespace": namespace, "name": name})
 
-    def catalog(self) -> tuple[int, int] | None:
+    async def catalog(self) -> tuple[int, int] | None:
         """The catalogue's stamp, ``(catalog_revision, 0)``; None when the read fails."""
+        if self.batched:
+            return await self._batched(None)
         return self._fetch(self._catalog, {})
 
     def _fetch(self, query: _Query, values: dict[str, Any]) -> tuple[int, int] | None:
@@ -152,13 +185,101 @@ class StampReader:
         connection.rollback()
         driver: Any = connection.driver_connection
         connection.detach()  # ours now: closing it closes it, the pool forgets it
-        if self.engine.dialect.name == "sqlite":
-            driver.isolation_level = None  # autocommit: no implicit transactions
-        else:
-            driver.autocommit = True
+        driver.isolation_level = None  # autocommit: no implicit transactions
         return connection
 
+    # ------------------------------------------------------------------ PostgreSQL, batched
+
+    async def _batched(self, key: _Key) -> tuple[int, int] | None:
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[tuple[int, int] | None] = loop.create_future()
+        self._pending.setdefault(key, []).append(waiter)
+        if self._drainer is None or self._drainer.done():
+            self._drainer = loop.create_task(self._drain())
+        return await waiter
+
+    async def _drain(self) -> None:
+        """Send the pending reads, one batch at a time, until none are left."""
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, {}
+                found = await self._fetch_many(list(batch))
+                for key, waiters in batch.items():
+                    stamp = None if found is None else found.get(key)
+                    for waiter in waiters:
+                        if not waiter.done():  # its request may have been cancelled
+                            waiter.set_result(stamp)
+        finally:
+            # Cancelled (the worker stopping): nobody is left waiting for ever.
+            for waiters in self._pending.values():
+                for waiter in waiters:
+                    if not waiter.done():
+                        waiter.set_result(None)
+            self._pending = {}
+
+    async def _fetch_many(self, keys: list[_Key]) -> dict[_Key, tuple[int, int]] | None:
+        components = [key for key in keys if key is not None]
+        values = {
+            "namespaces": [namespace for namespace, _ in components],
+            "names": [name for _, name in components],
+            "catalog": len(components) < len(keys),
+        }
+        try:
+            connection = await self._async_connection()
+            self.round_trips += 1
+            cursor = await connection.execute(_BATCH, values)
+            rows = await cursor.fetchall()
+        except Exception:  # any driver error: start over on a fresh connection next time
+            await self.aclose()
+            return None
+        return {
+            (components[index - 1] if index else None): (int(revision), int(pulls))
+            for index, revision, pulls in rows
+        }
+
+    async def _async_connection(self) -> Any:
+        loop = asyncio.get_running_loop()
+        if self.connection is not None and self._loop is not loop:
+            self._drop()  # opened under another event loop (tests start one per client)
+        if self.connection is None:
+            import psycopg
+
+            url = self.engine.url.set(drivername="postgresql")
+            self.connection = await psycopg.AsyncConnection.connect(
+                url.render_as_string(hide_password=False), autocommit=True
+            )
+            self._loop = loop
+        return self.connection
+
+    def _drop(self) -> None:
+        """Forget the connection, closing its socket without a round trip."""
+        connection, self.connection = self.connection, None
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                connection.pgconn.finish()
+
+    async def aclose(self) -> None:
+        """Close the connection (the app's shutdown)."""
+        if self._drainer is not None and not self._drainer.done():
+            self._drainer.cancel()
+            with contextlib.suppress(BaseException):
+                await self._drainer
+        if not self.batched or self.connection is None:
+            self.close()
+            return
+        connection, self.connection = self.connection, None
+        try:
+            await connection.close()
+        except Exception:
+            with contextlib.suppress(Exception):
+                connection.pgconn.finish()
+
     def close(self) -> None:
+        """Close the connection from outside the event loop (SQLite's, or dropping
+        PostgreSQL's)."""
+        if self.batched:
+            self._drop()
+            return
         if self.connection is not None:
             with contextlib.suppress(Exception):
                 self.connection.close()
@@ -206,16 +327,16 @@ class ReadCacheMiddleware:
             await self.app(scope, receive, send)
             return
         key = (path, scope["query_string"])
-        entry = self.entries.get(key)
         if match is None:
-            stamp = self.stamps.catalog()
+            stamp = await self.stamps.catalog()
         elif match["yaml"]:
             stamp = _IMMUTABLE
         else:
-            stamp = self.stamps.read(match["namespace"], match["name"])
+            stamp = await self.stamps.read(match["namespace"], match["name"])
         if stamp is None:
             await self.app(scope, receive, send)
             return
+        entry = self.entries.get(key)
         if entry is not None and entry.stamp == stamp and time.monotonic() < entry.expires:
             self.entries.move_to_end(key)
             scope["route"] = entry.route

@@ -3,6 +3,7 @@ and no change (publish, yank, un-yank, downloads) is ever hidden by it, also acr
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -217,7 +218,8 @@ def test_a_broken_stamp_connection_costs_one_miss_and_is_replaced(
     assert client.get(RESOLVE).headers["x-hub-cache"] == "hit"
     stamps = _read_cache(app).stamps
     broken = stamps.connection
-    broken.close()  # as if the database had dropped it
+    # As if the database had dropped it (PostgreSQL's is asynchronous: close its socket).
+    broken.pgconn.finish() if stamps.batched else broken.close()
     answer = client.get(RESOLVE)
     assert answer.status_code == 200, "the app answers while the cache cannot check"
     assert "x-hub-cache" not in answer.headers
@@ -331,3 +333,115 @@ def test_listings_bypass_errors_and_switching_listing_caching_off(
             assert hub.get(RESOLVE).headers["x-hub-cache"] == "hit", "the rest still caches"
     finally:
         app.state.hub.engine.dispose()
+
+
+# ------------------------------------------------------------------ PostgreSQL: batched stamps
+
+postgres_only = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+
+
+def _bump(engine: sa.Engine, name: str) -> None:
+    """A change to a component committed by another writer (as a publish bumps it)."""
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text("UPDATE components SET revision = revision + 1 WHERE name = :name"),
+            {"name": name},
+        )
+
+
+@postgres_only
+def test_concurrent_stamp_reads_share_round_trips_and_each_gets_its_own_stamp(
+    app: Any, client: TestClient, alice: dict[str, str], publish: Publish
+) -> None:
+    names = [f"step-{i}" for i in range(12)]
+    for name in names:
+        assert publish("alice", alice, name=name).status_code == 201
+    stamps = _read_cache(app).stamps
+    engine = app.state.hub.engine
+    _bump(engine, "step-3")
+    _bump(engine, "step-3")
+    with engine.connect() as connection:
+        expected = {
+            name: (revision, pulls)
+            for name, revision, pulls in connection.execute(
+                sa.text("SELECT name, revision, pulls FROM components")
+            )
+        }
+        catalog = connection.execute(sa.text("SELECT catalog_revision FROM hub_state")).scalar()
+
+    async def many() -> list[Any]:
+        reads = [stamps.read("alice", name) for name in names for _ in range(3)]
+        return await asyncio.gather(
+            *reads, stamps.read("alice", "missing"), stamps.catalog(), stamps.catalog()
+        )
+
+    before = stamps.round_trips
+    found = client.portal.call(many)  # type: ignore[union-attr]
+    assert found[: 3 * len(names)] == [expected[name] for name in names for _ in range(3)]
+    assert found[-3:] == [None, (catalog, 0), (catalog, 0)]
+    # 39 reads asked before any was sent: one statement answers them all.
+    assert stamps.round_trips - before == 1
+
+
+@postgres_only
+def test_a_stamp_read_never_answers_a_request_that_asked_after_it_was_sent(
+    app: Any, client: TestClient, alice: dict[str, str], publish: Publish
+) -> None:
+    """A request must see every change committed before it arrived: joining a read already
+    in flight (sent before the change) would hide it. It waits for the next read instead."""
+    assert publish("alice", alice).status_code == 201
+    stamps = _read_cache(app).stamps
+    engine = app.state.hub.engine
+    fetch_many = stamps._fetch_many
+    sent: list[list[Any]] = []
+
+    async def scenario() -> tuple[Any, Any]:
+        hold = asyncio.Event()
+
+        async def held_fetch(keys: list[Any]) -> Any:
+            found = await fetch_many(keys)  # read now, answer when released
+            sent.append(keys)
+            if len(sent) == 1:
+                await hold.wait()
+            return found
+
+        stamps._fetch_many = held_fetch
+        try:
+            first = asyncio.ensure_future(stamps.read("alice", "train"))
+            while not sent:
+                await asyncio.sleep(0)
+            await asyncio.to_thread(_bump, engine, "train")  # committed after the first read
+            second = asyncio.ensure_future(stamps.read("alice", "train"))
+            await asyncio.sleep(0.05)
+            assert not second.done()
+            hold.set()
+            return await first, await second
+        finally:
+            stamps._fetch_many = fetch_many
+
+    before, after = client.portal.call(scenario)  # type: ignore[union-attr]
+    assert sent == [[("alice", "train")], [("alice", "train")]]
+    assert after[0] == before[0] + 1
+
+
+@postgres_only
+def test_hits_under_concurrency_stay_exact_on_postgresql(
+    app: Any, client: TestClient, worker: TestClient, alice: dict[str, str], publish: Publish
+) -> None:
+    """Many requests at once through the middleware, between changes made by another worker:
+    every answer is the app's answer for the state at the time."""
+    assert publish("alice", alice).status_code == 201
+    assert publish("alice", alice, version="1.1.0").status_code == 201
+
+    async def burst() -> list[Any]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://hub") as http:
+            answers = await asyncio.gather(*(http.get(RESOLVE) for _ in range(40)))
+        return [(a.status_code, a.json()["version"], a.headers.get("x-hub-cache")) for a in answers]
+
+    first = client.portal.call(burst)  # type: ignore[union-attr]
+    assert {(status, version) for status, version, _ in first} == {(200, "1.1.0")}
+    assert any(hit == "hit" for *_, hit in client.portal.call(burst))  # type: ignore[union-attr]
+    yank = worker.post(BASE + "/versions/1.1.0/yank", json={"reason": "broken"}, headers=alice)
+    assert yank.status_code == 200
+    assert {(s, v) for s, v, _ in client.portal.call(burst)} == {(200, "1.0.0")}  # type: ignore[union-attr]
