@@ -967,6 +967,8 @@ class ComponentService:
         which the read cache (``hub_server/api/cache.py``) checks.
         """
         assert component.id is not None
+        # What the search terms were made of (the latest version's text, denormalized here).
+        previous = (component.latest_version, component.description, list(component.tags or []))
         self.session.execute(
             sa.update(Component)
             .where(col(Component.id) == component.id)
@@ -1014,7 +1016,29 @@ class ComponentService:
             manifest=manifest,
             readme=readme,
             terms=terms,
+            same_text=self._same_text(component, previous, readme),
         )
+
+    def _same_text(
+        self, component: Component, previous: tuple[str | None, str, list[str]], readme: str
+    ) -> bool:
+        """Whether the new latest version's searchable text (description, tags, README) is the
+        previous latest's, whose terms the index holds: then its terms are the same (they are
+        a function of that text and the component's name), and the index needs no reading.
+        Most new versions keep their component's description, tags and README; comparing them
+        costs one README read by the unique (component, version) index, where reading the
+        component's few hundred stored terms to compare them cost more."""
+        latest, description, tags = previous
+        if latest is None or (description, tags) != (component.description, component.tags):
+            return False
+        if latest == component.latest_version:
+            return True  # the same version: versions never change
+        stored = self.session.exec(
+            select(Version.readme).where(
+                Version.component_id == component.id, Version.version == latest
+            )
+        ).first()
+        return stored == readme
 
     def _bump_catalog(self) -> None:
         """Bump ``hub_state.catalog_revision``: listings and searches cached before this

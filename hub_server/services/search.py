@@ -656,6 +656,7 @@ def reindex(
     manifest: Mapping[str, Any],
     readme: str,
     terms: dict[str, int] | None = None,
+    same_text: bool = False,
 ) -> None:
     """Replace a component's search terms and hardware facts with its latest version's.
 
@@ -666,7 +667,13 @@ def reindex(
     Args:
         terms: :func:`version_terms` of the same version when the caller has them already
             (publish computes them before its write transaction, where they cost no one a wait).
+        same_text: the caller knows the terms stored are this text's (the previous latest
+            version had the same description, tags and README): only the hardware facts are
+            replaced.
     """
+    if same_text:
+        _replace_variants(session, component_id, manifest)
+        return
     if terms is None:
         terms = version_terms(namespace=namespace, name=name, manifest=manifest, readme=readme)
     term, weight = col(SearchTerm.term), col(SearchTerm.weight)
@@ -682,6 +689,10 @@ def reindex(
         )
     if added:
         session.execute(sa.insert(SearchTerm), added)
+    _replace_variants(session, component_id, manifest)
+
+
+def _replace_variants(session: Session, component_id: int, manifest: Mapping[str, Any]) -> None:
     session.execute(
         sa.delete(ComponentVariant).where(col(ComponentVariant.component_id) == component_id)
     )

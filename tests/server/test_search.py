@@ -327,3 +327,56 @@ def test_reindex_writes_only_the_terms_that_changed(engine: Engine) -> None:
     )  # fmt: skip
     written = [s for s in statements if "search_terms" in s and not s.startswith("SELECT")]
     assert len(written) == 2  # one delete ("b"), one insert ("big", "c"), nothing else
+
+
+def test_publish_reads_no_terms_when_the_text_is_unchanged_and_the_index_stays_exact(
+    app: Any, client: Any, engine: Engine, alice: dict[str, str], publish: Callable[..., Any]
+) -> None:
+    """A new version with its component's description, tags and README changes no search term:
+    publish then does not read the stored terms at all. Any change to that text, and a yank
+    that makes an older text the latest again, rewrite them as before."""
+
+    def stored() -> dict[str, int]:
+        with Session(engine) as session:
+            rows = session.execute(sa.select(SearchTerm.term, SearchTerm.weight)).all()
+        return dict(rows)  # type: ignore[arg-type]
+
+    def expected(readme: str, description: str = "Trains a model") -> dict[str, int]:
+        return search.document_terms(
+            namespace="alice", name="train", description=description, tags=["training"],
+            readme=readme,
+        )  # fmt: skip
+
+    statements: list[str] = []
+    app_engine = app.state.hub.engine
+    sa.event.listen(app_engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    common = {"description": "Trains a model", "tags": ["training"]}
+    assert publish("alice", alice, readme="alpha beta", **common).status_code == 201
+    assert stored() == expected("alpha beta")
+
+    statements.clear()
+    assert (
+        publish("alice", alice, version="1.1.0", readme="alpha beta", **common).status_code == 201
+    )
+    assert not [s for s in statements if "search_terms" in s], "the terms were read or written"
+    assert stored() == expected("alpha beta")
+
+    assert (
+        publish("alice", alice, version="1.2.0", readme="alpha gamma", **common).status_code == 201
+    )
+    assert stored() == expected("alpha gamma")
+    changed = {**common, "description": "Fits a model"}
+    assert (
+        publish("alice", alice, version="1.3.0", readme="alpha gamma", **changed).status_code == 201
+    )
+    assert stored() == expected("alpha gamma", "Fits a model")
+
+    base = "/api/v1/components/alice/train/versions"
+    for version in ("1.3.0", "1.2.0"):
+        yank = client.post(f"{base}/{version}/yank", json={"reason": "x"}, headers=alice)
+        assert yank.status_code == 200
+    assert stored() == expected("alpha beta")  # 1.1.0 is the latest again
+    assert client.delete(f"{base}/1.2.0/yank", headers=alice).status_code == 200
+    assert stored() == expected("alpha gamma")
+    found = client.get("/api/v1/components", params={"q": "gamma"}).json()["items"]
+    assert [c["name"] for c in found] == ["train"]
