@@ -17,7 +17,7 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from hub_server.logs import configure_logging
 from hub_server.supervisor import display_url
@@ -34,6 +34,17 @@ _M_ARENA_MAX = -8  # mallopt's parameter number (malloc.h)
 # kfp's switch for its runtime image: `import kfp` then skips its client, compiler and the
 # Kubernetes models (~45 MiB a process); the hub only reads specs (see hub_server.kfp_spec).
 KFP_RUNTIME_ENV = "_KFP_RUNTIME"
+
+
+UVICORN_OPTIONS: dict[str, Any] = {
+    "app": "hub_server.app:create_app_from_env",
+    "factory": True,  # each worker builds its app from the environment
+    "log_config": None,  # the hub's logging (hub_server.logs), not uvicorn's
+    "access_log": False,
+    "proxy_headers": True,
+}
+"""How uvicorn serves the hub, in process (:func:`run_uvicorn`) and in each worker of the
+supervisor (:mod:`hub_server.worker`)."""
 
 
 def limit_malloc_arenas() -> None:
@@ -211,13 +222,4 @@ def run_uvicorn(*, host: str, port: int, workers: int, log_level: str, log_forma
 
     limit_malloc_arenas()
     configure_logging(log_level, log_format)
-    uvicorn.run(
-        "hub_server.app:create_app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_config=None,
-        access_log=False,
-        proxy_headers=True,
-    )
+    uvicorn.run(host=host, port=port, workers=workers, **UVICORN_OPTIONS)

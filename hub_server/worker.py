@@ -17,7 +17,7 @@ import threading
 import time
 
 from hub_server.logs import configure_logging
-from hub_server.serve import limit_malloc_arenas
+from hub_server.serve import UVICORN_OPTIONS, limit_malloc_arenas
 
 _PR_SET_PDEATHSIG = 1  # prctl's option number (linux/prctl.h)
 _PARENT_CHECK_SECONDS = 1.0
@@ -86,14 +86,7 @@ def run_worker(*, fd: int, supervisor_pid: int, log_level: str, log_format: str)
     limit_malloc_arenas()
     configure_logging(log_level, log_format)
     listener = socket.socket(fileno=fd)  # family, type and protocol read from the socket
-    config = uvicorn.Config(
-        "hub_server.app:create_app_from_env",
-        factory=True,
-        log_config=None,
-        access_log=False,
-        proxy_headers=True,
-    )
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(uvicorn.Config(**UVICORN_OPTIONS))
     server.run(sockets=[listener])
     if not server.started:  # as uvicorn.run: a stop before startup ended is a failed start
         raise SystemExit(_STARTUP_FAILURE)

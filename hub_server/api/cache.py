@@ -200,21 +200,16 @@ class StampReader:
 
     async def _drain(self) -> None:
         """Send the pending reads, one batch at a time, until none are left."""
+        batch: dict[_Key, list[asyncio.Future[tuple[int, int] | None]]] = {}
         try:
             while self._pending:
                 batch, self._pending = self._pending, {}
-                found = await self._fetch_many(list(batch))
-                for key, waiters in batch.items():
-                    stamp = None if found is None else found.get(key)
-                    for waiter in waiters:
-                        if not waiter.done():  # its request may have been cancelled
-                            waiter.set_result(stamp)
+                _answer(batch, await self._fetch_many(list(batch)))
+                batch = {}
         finally:
             # Cancelled (the worker stopping): nobody is left waiting for ever.
-            for waiters in self._pending.values():
-                for waiter in waiters:
-                    if not waiter.done():
-                        waiter.set_result(None)
+            _answer(batch, None)
+            _answer(self._pending, None)
             self._pending = {}
 
     async def _fetch_many(self, keys: list[_Key]) -> dict[_Key, tuple[int, int]] | None:
@@ -230,7 +225,7 @@ class StampReader:
             cursor = await connection.execute(_BATCH, values)
             rows = await cursor.fetchall()
         except Exception:  # any driver error: start over on a fresh connection next time
-            await self.aclose()
+            self._drop()
             return None
         return {
             (components[index - 1] if index else None): (int(revision), int(pulls))
@@ -255,8 +250,7 @@ class StampReader:
         """Forget the connection, closing its socket without a round trip."""
         connection, self.connection = self.connection, None
         if connection is not None:
-            with contextlib.suppress(Exception):
-                connection.pgconn.finish()
+            _finish(connection)
 
     async def aclose(self) -> None:
         """Close the connection (the app's shutdown)."""
@@ -270,9 +264,8 @@ class StampReader:
         connection, self.connection = self.connection, None
         try:
             await connection.close()
-        except Exception:
-            with contextlib.suppress(Exception):
-                connection.pgconn.finish()
+        except Exception:  # the connection was broken: its socket is closed either way
+            _finish(connection)
 
     def close(self) -> None:
         """Close the connection from outside the event loop (SQLite's, or dropping
@@ -284,6 +277,24 @@ class StampReader:
             with contextlib.suppress(Exception):
                 self.connection.close()
             self.connection = None
+
+
+def _answer(
+    batch: dict[_Key, list[asyncio.Future[tuple[int, int] | None]]],
+    found: dict[_Key, tuple[int, int]] | None,
+) -> None:
+    """Give each waiting request its stamp (None: missing, or the read failed)."""
+    for key, waiters in batch.items():
+        stamp = None if found is None else found.get(key)
+        for waiter in waiters:
+            if not waiter.done():  # its request may have been cancelled
+                waiter.set_result(stamp)
+
+
+def _finish(connection: Any) -> None:
+    """Close a psycopg connection's socket at once, without a round trip."""
+    with contextlib.suppress(Exception):
+        connection.pgconn.finish()
 
 
 class ReadCacheMiddleware:

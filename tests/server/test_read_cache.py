@@ -445,3 +445,46 @@ def test_hits_under_concurrency_stay_exact_on_postgresql(
     yank = worker.post(BASE + "/versions/1.1.0/yank", json={"reason": "broken"}, headers=alice)
     assert yank.status_code == 200
     assert {(s, v) for s, v, _ in client.portal.call(burst)} == {(200, "1.0.0")}  # type: ignore[union-attr]
+
+
+@postgres_only
+def test_a_failed_batched_read_answers_every_waiting_request_and_reconnects(
+    app: Any, client: TestClient, alice: dict[str, str], publish: Publish
+) -> None:
+    """The database drops the cache's connection while a read is out: that read's requests
+    get "no stamp" (they go to the app), and those that asked meanwhile get the next read, on
+    a new connection. None is left waiting."""
+    assert publish("alice", alice).status_code == 201
+    stamps = _read_cache(app).stamps
+    engine = app.state.hub.engine
+    stamp = client.portal.call(stamps.read, "alice", "train")  # type: ignore[union-attr]
+    assert stamp is not None
+    broken = stamps.connection
+    blocker = engine.connect()
+    blocker.execute(sa.text("LOCK TABLE components IN ACCESS EXCLUSIVE MODE"))
+
+    def drop_the_connection() -> None:
+        with engine.begin() as connection:
+            connection.execute(
+                sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": broken.info.backend_pid}
+            )
+        blocker.rollback()  # the next read may go through
+
+    async def scenario() -> tuple[Any, list[Any]]:
+        first = asyncio.ensure_future(stamps.read("alice", "train"))
+        await asyncio.sleep(0.2)  # sent, and waiting for the lock
+        assert not first.done()
+        later = asyncio.gather(*(stamps.read("alice", "train") for _ in range(4)))
+        await asyncio.sleep(0)
+        await asyncio.to_thread(drop_the_connection)
+        return await asyncio.wait_for(asyncio.gather(first, later), timeout=10)
+
+    before = stamps.round_trips
+    try:
+        first, later = client.portal.call(scenario)  # type: ignore[union-attr]
+    finally:
+        blocker.close()
+    assert first is None
+    assert later == [stamp] * 4
+    assert stamps.round_trips - before == 2  # the failed read, then one for the four
+    assert stamps.connection is not broken
