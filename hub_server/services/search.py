@@ -43,8 +43,6 @@ MAX_README_TERMS = 3000
 MAX_QUERY_WORDS = 8
 # Shorter query words match whole terms only: a one-letter prefix would match half the index.
 MIN_PREFIX_LENGTH = 2
-# Ids passed as one IN list, at most (SQLite's bound-parameter limit is 32,766).
-_IN_LIST_LIMIT = 10_000
 # Terms deleted per statement on reindex (SQLite's bound-parameter limit is far above).
 _DELETE_CHUNK = 5000
 
@@ -178,9 +176,8 @@ TOTAL_LIMIT = 1000
 """Totals above this are reported as "at least" (``total_is_lower_bound``)."""
 WALK_LIMIT = 1000
 """A large tier is looked for among at most this many components in popularity order."""
-
-
-_UNKNOWN = object()
+PROBE_LIMIT = 200
+"""A large tier of a one-word query is first looked for among this many, one by one."""
 
 
 @dataclass(frozen=True)
@@ -304,70 +301,83 @@ def _score(
     return scored
 
 
-def _score_one_word(session: Session, word: str, where: Sequence[Any]) -> list[_Scored]:
-    """:func:`_score` for one word with few postings: the levels come from one grouped read of
-    its postings instead of a check per candidate."""
+def _rank_one_word(
+    session: Session, word: str, where: Sequence[Any], offset: int, limit: int
+) -> Hits:
+    """The exact page and total of one word with few postings (under EXACT_LIMIT), ranked by
+    the database: its postings grouped into one level per component, joined to the components
+    that pass ``where``, sorted, counted by a window over the same rows. Only the page's ids
+    cross the wire."""
     component_id = col(SearchTerm.component_id)
-    postings = sa.select(component_id, sa.func.max(_term_level(word))).where(
-        col(SearchTerm.weight).in_(WEIGHTS), _word_condition(word)
+    levels = (
+        sa.select(component_id.label("id"), sa.func.max(_term_level(word)).label("level"))
+        .where(col(SearchTerm.weight).in_(WEIGHTS), _word_condition(word))
+        .group_by(component_id)
+        .subquery()
     )
-    levels: dict[int, int] = dict(session.execute(postings.group_by(component_id)).all())
-    if not levels:
-        return []
-    if session.get_bind().dialect.name == "sqlite":
-        candidates: Any = sorted(levels)  # read by rowid (see _one_word_tier)
-    else:
-        candidates = _postings(word)[0]
-    rows = session.execute(
-        sa.select(
-            col(Component.id), col(Component.name), col(Component.pulls), _raw_updated_at()
-        ).where(col(Component.id).in_(candidates), *where)
+    # Postings first, then each one's component by its primary key (SQLite, without
+    # statistics, would otherwise walk a filter's index and probe the postings per component).
+    joined = sa.join(levels, Component, col(Component.id) == levels.c.id, full=False)
+    query = (
+        sa.select(levels.c.id, sa.func.count().over().label("total"))
+        .select_from(joined)
+        .where(*where)
+        .order_by((col(Component.name) == word).desc(), levels.c.level.desc(), *popularity())
+        .offset(offset)
+        .limit(limit)
     )
-    scored = [
-        _Scored(row[0], row[1] == word, levels[row[0]], levels[row[0]], row[2], row[3])
-        for row in rows
-    ]
-    scored.sort(key=_Scored.key, reverse=True)
-    return scored
+    rows = session.execute(query).all()
+    if rows:
+        return Hits([row[0] for row in rows], int(rows[0][1]), False)
+    if offset == 0:
+        return Hits([], 0, False)
+    # A page past the end: the window saw no row; count the matches alone.
+    total = session.execute(
+        sa.select(sa.func.count()).select_from(joined).where(*where)
+    ).scalar_one()
+    return Hits([], int(total), False)
+
+
+def _above(word: str, level: int) -> list[sa.Select[Any]]:
+    """Selects of the component ids with a posting of ``word`` at a level above ``level``."""
+    return [part for higher in LEVELS if higher > level for part in _postings(word, higher)]
 
 
 def _one_word_tier(
     session: Session,
+    word: str,
     where: Sequence[Any],
-    candidates: Sequence[sa.Select[Any]],
-    higher: set[int],
+    level: int,
+    dense: bool,
     skip: int,
     wanted: int,
-) -> tuple[list[int], int | None] | None:
-    """Members ``skip`` to ``skip + wanted`` of a tier of a one-word query, and how many it
-    has, without checking each one's level: the tiers above were read in full, so a candidate
-    is a member unless ``higher`` holds it. The database sorts; only ids cross the wire. Adds
-    the candidates to ``higher`` for the next tier. The count is None when the page ends in
-    this tier (not needed); the result None when too many candidates to exclude by list.
+) -> tuple[list[int], int | None]:
+    """Members ``skip`` to ``skip + wanted`` of a tier of a one-word query, in popularity order,
+    and how many it has (None when the page ends in this tier: not needed, nor counted).
+
+    A component is in the tier when it has a posting at this level and none above: two sets of
+    ids, each ranges of ``ix_search_terms_weight_term``, that the database builds and probes;
+    no id crosses the wire but the page's, and no component is checked one by one.
+    ``dense`` (at least EXACT_LIMIT postings) walks the popularity index and stops at the last
+    member wanted: among 100k components a tier of 1,000 has one in a hundred. A sparse tier is
+    read by rowid and sorted.
     """
-    ids = set(session.execute(_union(candidates)).scalars())
-    excluded = sorted(ids & higher)  # usually few: most candidates are new in a lower tier
-    if len(excluded) > _IN_LIST_LIMIT:
-        return None
-    if session.get_bind().dialect.name == "sqlite":
-        # A list of ids is read by rowid; without statistics SQLite would otherwise walk the
-        # index of a filter (has_gpu) and test each row against the subquery.
-        fresh = sorted(ids - higher)
-        if len(fresh) > _IN_LIST_LIMIT:
-            return None
-        members = [*where, col(Component.id).in_(fresh)]
-    else:
-        # PostgreSQL plans a subquery well (a long IN list slowly).
-        members = [
-            *where,
-            col(Component.id).in_(_union(candidates)),
-            *([col(Component.id).not_in(excluded)] if excluded else []),
-        ]
-    higher |= ids
+    in_tier = col(Component.id).in_(_union(_postings(word, level)))
+    if dense:
+        # ``IS TRUE`` keeps the membership a filter of the walk in popularity order (or the
+        # filter's index) that stops at the last member wanted: SQLite would otherwise read
+        # every posting's row by its rowid and sort them, PostgreSQL hash-join them all.
+        in_tier = in_tier.is_(True)
+    members = [*where, in_tier]
+    above = _above(word, level)
+    if above:
+        members.append(col(Component.id).not_in(_union(above)))
     query = sa.select(col(Component.id)).where(*members)
     page = list(session.execute(query.order_by(*popularity()).offset(skip).limit(wanted)).scalars())
     if len(page) == wanted:
-        return page, None  # the page ends here: the tier's size is not needed, nor counted
+        return page, None
+    if page or skip == 0:
+        return page, skip + len(page)  # the tier ended within the page
     count = session.execute(sa.select(sa.func.count()).select_from(query.subquery()))
     return page, int(count.scalar_one())
 
@@ -431,15 +441,11 @@ def _walk(
     return found if len(found) == wanted else None
 
 
-def _cutoff(session: Session, where: Sequence[Any]) -> Sequence[Any] | None:
-    """The popularity key of the WALK_LIMIT-th component that satisfies ``where`` (None: there
+def _cutoff(session: Session, where: Sequence[Any], walk: int = WALK_LIMIT) -> Sequence[Any] | None:
+    """The popularity key of the ``walk``-th component that satisfies ``where`` (None: there
     are fewer): an index-only read of that many entries."""
     row = session.execute(
-        sa.select(*_POPULARITY_KEY)
-        .where(*where)
-        .order_by(*popularity())
-        .offset(WALK_LIMIT - 1)
-        .limit(1)
+        sa.select(*_POPULARITY_KEY).where(*where).order_by(*popularity()).offset(walk - 1).limit(1)
     ).first()
     return None if row is None else tuple(row)
 
@@ -474,7 +480,7 @@ def rank(
     rarest = min(range(len(words)), key=counts.__getitem__)
     if counts[rarest] < EXACT_LIMIT:
         if len(words) == 1:
-            return _exact(_score_one_word(session, words[0], where), offset, limit)
+            return _rank_one_word(session, words[0], where, offset, limit)
         return _exact(_score(session, words, where, _postings(words[rarest])), offset, limit)
     if (
         where
@@ -499,9 +505,7 @@ def rank(
     # The exact-name matches are excluded by id, not by name: the popularity index holds the
     # id, so a walk without filters never reads the (wide) component rows.
     others = [*where, col(Component.id).not_in([s.id for s in named])] if named else list(where)
-    cutoff: Any = _UNKNOWN
-    # One word: the components with a posting in the tiers read so far (None: not kept).
-    higher: set[int] | None = set() if len(words) == 1 else None
+    cutoffs: dict[int, Sequence[Any] | None] = {}
     for level in LEVELS:
         wanted = limit + 1 - len(page)
         if wanted <= 0:
@@ -512,25 +516,29 @@ def rank(
         if not postings:
             continue
         skip = max(0, offset - before)
-        if postings >= EXACT_LIMIT:
-            if cutoff is _UNKNOWN:
-                cutoff = _cutoff(session, others)
-            found = _walk(session, words, others, level, skip, wanted, cutoff)
+        dense = postings >= EXACT_LIMIT
+        if dense:
+            # Several words: walk up to WALK_LIMIT components. One word: its tier is read in SQL
+            # from sets of ids below, so only a tier of most components (a common README word)
+            # is worth a short walk: it is found among the first few, for less than its sets
+            # would cost to build.
+            walk = PROBE_LIMIT if len(words) == 1 else WALK_LIMIT
+            if walk not in cutoffs:
+                cutoffs[walk] = _cutoff(session, others, walk)
+            found = _walk(session, words, others, level, skip, wanted, cutoffs[walk])
             if found is not None:
                 page += found
                 exact = False  # the page ends inside this tier: its size is unknown
                 break
+        if len(words) == 1:
+            found, size = _one_word_tier(session, words[0], others, level, dense, skip, wanted)
+            page += found
+            if size is None:
+                exact = False
+                break
+            before += size
+            continue
         # A small tier, or one the walk found too sparse: score all its candidates.
-        if higher is not None:
-            read = _one_word_tier(session, others, candidates, higher, skip, wanted)
-            if read is not None:
-                page += read[0]
-                if read[1] is None:
-                    exact = False
-                    break
-                before += read[1]
-                continue
-            higher = None  # no longer complete: later tiers check each candidate's level
         tier = [s for s in _score(session, words, others, candidates) if s.tier == level]
         page += [s.id for s in tier[skip : skip + wanted]]
         before += len(tier)

@@ -294,6 +294,64 @@ def test_a_large_total_is_a_lower_bound(
     assert deep.total_is_lower_bound
 
 
+@contextmanager
+def _parameters(engine: Engine) -> Iterator[list[int]]:
+    """The number of bound parameters of each statement run meanwhile."""
+    counts: list[int] = []
+
+    def count(_conn: Any, _cursor: Any, _statement: str, params: Any, *_: Any) -> None:
+        counts.append(len(params))
+
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield counts
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
+
+
+@pytest.mark.parametrize(
+    ("query", "matching"), [("rare", 150), ("scarce", 90)], ids=["large-tier", "few-postings"]
+)
+def test_one_word_pages_are_ranked_by_the_database_without_id_lists(
+    engine: Engine,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    query: str,
+    matching: int,
+) -> None:
+    """A tier of a one-word query too large to score, whose members are all among the least
+    popular (so no short walk finds them), and a word with few postings, are ranked and paged
+    in SQL: no statement carries a list of candidate ids (it used to carry them all)."""
+    for limit in ("EXACT_LIMIT", "TOTAL_LIMIT", "WALK_LIMIT"):
+        monkeypatch.setattr(search, limit, 100)
+    monkeypatch.setattr(search, "PROBE_LIMIT", 20)
+    # 400 components; the word is in the READMEs of the `matching` least pulled; one of them
+    # (the least pulled) also has it in its name, which ranks it first.
+    components = [{"name": f"c{i}", "pulls": 10 * i, "has_gpu": i % 2 == 0} for i in range(400)]
+    terms = {f"c{i}": {f"c{i}": 16, "other": 1} for i in range(400)}
+    for i in range(matching):
+        terms[f"c{i}"][query] = 1
+    terms["c0"][query] = 16
+    _insert(engine, components, terms)
+    expected = ["c0", *(f"c{i}" for i in range(matching - 1, 0, -1))]
+    gpu = ["c0", *(f"c{i}" for i in range(matching - 1, 0, -1) if i % 2 == 0)]
+
+    with _parameters(engine) as counts:
+        pages = [_search(engine, settings, q=query, page=n, per_page=25) for n in (1, 2, 3)]
+        gpu_page = _search(engine, settings, q=query, hardware="gpu", per_page=25)
+        beyond = _search(engine, settings, q=query, page=20, per_page=25)
+
+    assert [_names(p) for p in pages] == [expected[:25], expected[25:50], expected[50:75]]
+    assert _names(gpu_page) == gpu[:25]
+    assert _names(beyond) == []
+    if matching < 100:  # read in full: the totals are exact
+        assert [p.total for p in pages] == [matching] * 3
+        assert (gpu_page.total, beyond.total) == (len(gpu), matching)
+    else:
+        assert all(p.total >= 25 * n for n, p in enumerate(pages, 1))
+    assert max(counts) < 40, f"a statement carried {max(counts)} parameters"
+
+
 # ----------------------------------------------------------------------------- reindex
 
 
