@@ -352,6 +352,55 @@ def test_one_word_pages_are_ranked_by_the_database_without_id_lists(
     assert max(counts) < 40, f"a statement carried {max(counts)} parameters"
 
 
+def _component_reads(engine: Engine) -> int:
+    """PostgreSQL: the entries of ``components``' indexes and its rows read so far."""
+    if engine.dialect.name != "postgresql":
+        return 0
+    with engine.connect() as conn:
+        conn.execute(sa.text("SELECT pg_stat_force_next_flush()"))
+        conn.commit()
+        conn.execute(sa.text("SELECT pg_stat_clear_snapshot()"))
+        return int(
+            conn.execute(
+                sa.text(
+                    "SELECT (SELECT coalesce(sum(idx_tup_read), 0) FROM pg_stat_user_indexes"
+                    " WHERE relname = 'components') + (SELECT coalesce(seq_tup_read, 0)"
+                    " FROM pg_stat_user_tables WHERE relname = 'components')"
+                )
+            ).scalar_one()
+        )
+
+
+def test_a_tier_of_one_posting_of_a_common_word_is_read_from_its_posting(
+    engine: Engine, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ "data" is in every README and in one name. PostgreSQL estimates the name tier's postings
+    from the two columns' statistics apart (half the rows have the name weight, half the term)
+    and, if let, walks every component to find its one member; the tier is read from its
+    posting instead."""
+    for limit in ("EXACT_LIMIT", "TOTAL_LIMIT", "WALK_LIMIT"):
+        monkeypatch.setattr(search, limit, 100)
+    monkeypatch.setattr(search, "PROBE_LIMIT", 20)
+    count = 3000
+    components = [{"name": f"c{i}", "pulls": i} for i in range(count)]
+    terms = {f"c{i}": {f"c{i}": 16, "data": 1} for i in range(count)}
+    terms["c5"]["data"] = 16
+    _insert(engine, components, terms)
+
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(sa.text("ANALYZE"))
+    _search(engine, settings, q="data", per_page=20)  # warm
+    before = _component_reads(engine)
+    page = _search(engine, settings, q="data", per_page=20)
+    read = _component_reads(engine) - before
+
+    assert _names(page) == ["c5", *(f"c{i}" for i in range(count - 1, count - 20, -1))]
+    if engine.dialect.name == "postgresql":
+        # A walk of every component would read 3,000 entries of the popularity index.
+        assert read < 300, f"{read} component index entries or rows read for one page"
+
+
 # ----------------------------------------------------------------------------- reindex
 
 
