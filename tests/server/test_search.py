@@ -178,6 +178,16 @@ def test_filters_apply_to_every_tier(ranked: Engine, settings: Settings) -> None
 # ----------------------------------------------------------------------------- top-k
 
 
+def _pg_stat(engine: Engine, query: str) -> int:
+    """A figure of PostgreSQL's statistics views, with this backend's pending counts flushed
+    and the snapshot fresh."""
+    with engine.connect() as conn:
+        conn.execute(sa.text("SELECT pg_stat_force_next_flush()"))
+        conn.commit()
+        conn.execute(sa.text("SELECT pg_stat_clear_snapshot()"))
+        return int(conn.execute(sa.text(query)).scalar_one())
+
+
 @contextmanager
 def _work(engine: Engine) -> Iterator[Callable[[], int]]:
     """How much the database did meanwhile: SQLite virtual machine steps (a progress handler
@@ -201,19 +211,12 @@ def _work(engine: Engine) -> Iterator[Callable[[], int]]:
         return
 
     def read() -> int:
-        with engine.connect() as conn:
-            conn.execute(sa.text("SELECT pg_stat_force_next_flush()"))
-            conn.commit()
-            conn.execute(sa.text("SELECT pg_stat_clear_snapshot()"))
-            return int(
-                conn.execute(
-                    sa.text(
-                        "SELECT coalesce(sum(coalesce(idx_tup_fetch, 0) + seq_tup_read), 0) + "
-                        "(SELECT coalesce(sum(idx_tup_read), 0) FROM pg_stat_user_indexes) "
-                        "FROM pg_stat_user_tables"
-                    )
-                ).scalar_one()
-            )
+        return _pg_stat(
+            engine,
+            "SELECT coalesce(sum(coalesce(idx_tup_fetch, 0) + seq_tup_read), 0) + "
+            "(SELECT coalesce(sum(idx_tup_read), 0) FROM pg_stat_user_indexes) "
+            "FROM pg_stat_user_tables",
+        )
 
     start = read()
     result = [0]
@@ -356,19 +359,12 @@ def _component_reads(engine: Engine) -> int:
     """PostgreSQL: the entries of ``components``' indexes and its rows read so far."""
     if engine.dialect.name != "postgresql":
         return 0
-    with engine.connect() as conn:
-        conn.execute(sa.text("SELECT pg_stat_force_next_flush()"))
-        conn.commit()
-        conn.execute(sa.text("SELECT pg_stat_clear_snapshot()"))
-        return int(
-            conn.execute(
-                sa.text(
-                    "SELECT (SELECT coalesce(sum(idx_tup_read), 0) FROM pg_stat_user_indexes"
-                    " WHERE relname = 'components') + (SELECT coalesce(seq_tup_read, 0)"
-                    " FROM pg_stat_user_tables WHERE relname = 'components')"
-                )
-            ).scalar_one()
-        )
+    return _pg_stat(
+        engine,
+        "SELECT (SELECT coalesce(sum(idx_tup_read), 0) FROM pg_stat_user_indexes"
+        " WHERE relname = 'components') + (SELECT coalesce(seq_tup_read, 0)"
+        " FROM pg_stat_user_tables WHERE relname = 'components')",
+    )
 
 
 def test_a_tier_of_one_posting_of_a_common_word_is_read_from_its_posting(
