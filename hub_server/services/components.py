@@ -754,9 +754,9 @@ class ComponentService:
                 )
                 self.session.add(row)
                 self.session.flush()
-                component.versions_count += 1
-                component.updated_at = utcnow()
                 self._refresh_latest(component, published=row, published_terms=terms)
+                component.versions_count += 1  # in the UPDATE _refresh_latest began
+                component.updated_at = utcnow()
                 self._bump_catalog()
         except IntegrityError:
             # Lost a race with a concurrent publish of this version, or of a namespace claim.
@@ -965,80 +965,104 @@ class ComponentService:
         Every caller changes what readers of the versions see, so this also bumps the
         component's revision (atomically: ``revision + 1`` in SQL, never read-modify-write),
         which the read cache (``hub_server/api/cache.py``) checks.
+
+        The component's changes made here and after are flushed as one UPDATE (its reads run
+        without autoflush; :meth:`_bump_catalog` flushes it), and what the new latest version
+        shares with the previous one is not written again: the tag rows when the tags are the
+        same, the hardware facts when the hardware is, the search terms when the text is. A
+        publish that changes only the spec (most do) writes its version, the component row and
+        the catalogue's stamp.
         """
         assert component.id is not None
         # What the search terms were made of (the latest version's text, denormalized here).
         previous = (component.latest_version, component.description, list(component.tags or []))
-        self.session.execute(
-            sa.update(Component)
-            .where(col(Component.id) == component.id)
-            .values(revision=col(Component.revision) + 1)
-        )
-        rows = self.session.exec(
-            select(Version.id, Version.version, Version.prerelease).where(
-                Version.component_id == component.id, col(Version.yanked) == sa.false()
-            )
-        ).all()
-        releases = [(vid, v) for vid, v, prerelease in rows if not prerelease]
-        candidates = releases or [(vid, v) for vid, v, _ in rows]
-        if not candidates:
-            component.latest_version = None
+        self.session.flush()  # the caller's changes to the versions (a yank), before reading them
+        component.revision = col(Component.revision) + 1  # type: ignore[assignment]
+        with self.session.no_autoflush:
+            rows = self.session.exec(
+                select(Version.id, Version.version, Version.prerelease).where(
+                    Version.component_id == component.id, col(Version.yanked) == sa.false()
+                )
+            ).all()
+            releases = [(vid, v) for vid, v, prerelease in rows if not prerelease]
+            candidates = releases or [(vid, v) for vid, v, _ in rows]
+            if not candidates:
+                component.latest_version = None
+                self.session.add(component)
+                return
+            latest_id, latest_version = max(candidates, key=lambda r: _parse_version(r[1]))
+            manifest: dict[str, Any]
+            terms = None
+            if published is not None and published.id == latest_id:
+                manifest, readme, terms = published.manifest, published.readme, published_terms
+            else:
+                stored, readme = self.session.exec(
+                    select(Version.manifest, Version.readme).where(Version.id == latest_id)
+                ).one()
+                manifest = dict(stored)
+            component.latest_version = latest_version
+            component.description = manifest.get("description", "")
+            component.category = manifest.get("category", "other")
+            component.tags = list(manifest.get("tags") or [])
+            variants, has_gpu, has_cpu_only = _hardware_flags(manifest.get("hardware") or {})
+            component.hardware_variants = variants
+            component.has_gpu = has_gpu
+            component.has_cpu_only = has_cpu_only
+            words = [component.namespace, component.name, component.description, *component.tags]
+            component.search_text = " ".join(words).lower()
             self.session.add(component)
-            return
-        latest_id, latest_version = max(candidates, key=lambda r: _parse_version(r[1]))
-        manifest: dict[str, Any]
-        terms = None
-        if published is not None and published.id == latest_id:
-            manifest, readme, terms = published.manifest, published.readme, published_terms
-        else:
-            stored, readme = self.session.exec(
-                select(Version.manifest, Version.readme).where(Version.id == latest_id)
-            ).one()
-            manifest = dict(stored)
-        component.latest_version = latest_version
-        component.description = manifest.get("description", "")
-        component.category = manifest.get("category", "other")
-        component.tags = list(manifest.get("tags") or [])
-        variants, has_gpu, has_cpu_only = _hardware_flags(manifest.get("hardware") or {})
-        component.hardware_variants = variants
-        component.has_gpu = has_gpu
-        component.has_cpu_only = has_cpu_only
-        component.search_text = " ".join(
-            [component.namespace, component.name, component.description.lower(), *component.tags]
-        ).lower()
-        self.session.add(component)
-        self._sync_tags(component.id, set(component.tags))
-        search.reindex(
-            self.session,
-            component.id,
-            namespace=component.namespace,
-            name=component.name,
-            manifest=manifest,
-            readme=readme,
-            terms=terms,
-            same_text=self._same_text(component, previous, readme),
-        )
+            if set(previous[2]) != set(component.tags):
+                self._sync_tags(component.id, set(component.tags))
+            same_text, same_hardware = self._unchanged(component, previous, readme, manifest)
+            search.reindex(
+                self.session,
+                component.id,
+                namespace=component.namespace,
+                name=component.name,
+                manifest=manifest,
+                readme=readme,
+                terms=terms,
+                same_text=same_text,
+                same_hardware=same_hardware,
+            )
 
-    def _same_text(
-        self, component: Component, previous: tuple[str | None, str, list[str]], readme: str
-    ) -> bool:
-        """Whether the new latest version's searchable text (description, tags, README) is the
-        previous latest's, whose terms the index holds: then its terms are the same (they are
-        a function of that text and the component's name), and the index needs no reading.
-        Most new versions keep their component's description, tags and README; comparing them
-        costs one README read by the unique (component, version) index, where reading the
-        component's few hundred stored terms to compare them cost more."""
+    def _unchanged(
+        self,
+        component: Component,
+        previous: tuple[str | None, str, list[str]],
+        readme: str,
+        manifest: dict[str, Any],
+    ) -> tuple[bool, bool]:
+        """Whether the new latest version's searchable text (description, tags, README), and
+        its hardware, are the previous latest's, which the index and the hardware facts hold.
+
+        The terms are a function of that text and the component's name, the facts of the
+        hardware, so when they are the same nothing needs reading or writing. Most new versions
+        keep their component's description, tags, README and hardware; comparing them costs one
+        read of the previous latest by the unique (component, version) index, where reading the
+        component's few hundred stored terms to compare them cost more.
+
+        Returns:
+            ``(same_text, same_hardware)``.
+        """
         latest, description, tags = previous
-        if latest is None or (description, tags) != (component.description, component.tags):
-            return False
+        if latest is None:
+            return False, False
         if latest == component.latest_version:
-            return True  # the same version: versions never change
+            return (description, tags) == (component.description, component.tags), True
         stored = self.session.exec(
-            select(Version.readme).where(
+            select(Version.readme, Version.manifest).where(
                 Version.component_id == component.id, Version.version == latest
             )
         ).first()
-        return stored == readme
+        if stored is None:
+            return False, False
+        stored_readme, stored_manifest = stored
+        same_text = (description, tags) == (component.description, component.tags) and (
+            stored_readme == readme
+        )
+        same_hardware = (stored_manifest or {}).get("hardware") == manifest.get("hardware")
+        return same_text, same_hardware
 
     def _bump_catalog(self) -> None:
         """Bump ``hub_state.catalog_revision``: listings and searches cached before this
@@ -1046,8 +1070,10 @@ class ComponentService:
 
         Callers make it the last statement of their transaction: on PostgreSQL it locks the
         one row every writer shares until the commit, so it must not wait for anything else
-        while it holds it (and no two writers can then wait for each other).
+        while it holds it (and no two writers can then wait for each other). The session's
+        pending changes are flushed first, for the same reason.
         """
+        self.session.flush()
         self.session.execute(
             sa.update(HubState)
             .where(col(HubState.id) == 1)

@@ -672,6 +672,7 @@ def reindex(
     readme: str,
     terms: dict[str, int] | None = None,
     same_text: bool = False,
+    same_hardware: bool = False,
 ) -> None:
     """Replace a component's search terms and hardware facts with its latest version's.
 
@@ -685,9 +686,12 @@ def reindex(
         same_text: the caller knows the terms stored are this text's (the previous latest
             version had the same description, tags and README): only the hardware facts are
             replaced.
+        same_hardware: the caller knows the hardware facts stored are this manifest's (the
+            previous latest version had the same ``hardware``): they are not replaced.
     """
-    if same_text:
+    if not same_hardware:
         _replace_variants(session, component_id, manifest)
+    if same_text:
         return
     if terms is None:
         terms = version_terms(namespace=namespace, name=name, manifest=manifest, readme=readme)
@@ -704,7 +708,6 @@ def reindex(
         )
     if added:
         session.execute(sa.insert(SearchTerm), added)
-    _replace_variants(session, component_id, manifest)
 
 
 def _replace_variants(session: Session, component_id: int, manifest: Mapping[str, Any]) -> None:

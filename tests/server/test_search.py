@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from hub_server.db import make_engine
-from hub_server.models import Component, Namespace, SearchTerm
+from hub_server.models import Component, ComponentTag, ComponentVariant, Namespace, SearchTerm
 from hub_server.schemas import ComponentPublic, Page
 from hub_server.services import search
 from hub_server.services.components import ComponentService
@@ -483,3 +483,73 @@ def test_publish_reads_no_terms_when_the_text_is_unchanged_and_the_index_stays_e
     assert stored() == expected("alpha gamma")
     found = client.get("/api/v1/components", params={"q": "gamma"}).json()["items"]
     assert [c["name"] for c in found] == ["train"]
+
+
+def test_publish_writes_only_what_the_new_version_changes(
+    app: Any, client: Any, engine: Engine, alice: dict[str, str], publish: Callable[..., Any]
+) -> None:
+    """A new version with its component's tags, hardware and text writes the version, one
+    UPDATE of the component row (its revision, counts and display fields together) and the
+    catalogue's stamp: no tag rows, hardware facts or terms are read or written. A version
+    that changes its tags or hardware rewrites them, and a yank that makes an older version
+    the latest again brings that version's back."""
+
+    def stored() -> tuple[set[str], set[tuple[Any, ...]]]:
+        with Session(engine) as session:
+            tags = set(session.execute(sa.select(ComponentTag.tag)).scalars())
+            variants = session.execute(
+                sa.select(
+                    ComponentVariant.variant,
+                    ComponentVariant.accelerator_model,
+                    ComponentVariant.memory_bytes,
+                )
+            ).all()
+        return tags, {tuple(v) for v in variants}
+
+    def gpu_names() -> list[str]:
+        page = client.get("/api/v1/components", params={"hardware": "gpu"}).json()
+        return [c["name"] for c in page["items"]]
+
+    gib = 1024**3
+    with_gpu = ({"xgboost", "classification"},
+                {("cpu", None, 8 * gib), ("gpu", "nvidia-tesla-t4", 16 * gib)})  # fmt: skip
+    assert publish("alice", alice, readme="alpha").status_code == 201
+    assert stored() == with_gpu
+
+    statements: list[str] = []
+
+    def record(*args: Any) -> None:
+        statements.append(args[2])
+
+    app_engine = app.state.hub.engine
+    sa.event.listen(app_engine, "before_cursor_execute", record)
+    assert publish("alice", alice, version="1.1.0", readme="alpha").status_code == 201
+    sa.event.remove(app_engine, "before_cursor_execute", record)
+    touched = [s for s in statements if any(t in s for t in ("component_tags",
+               "component_variants", "search_terms"))]  # fmt: skip
+    assert touched == []
+    updates = [s for s in statements if s.lstrip().startswith("UPDATE components")]
+    assert len(updates) == 1
+    assert "revision" in updates[0]
+    assert "latest_version" in updates[0]
+    assert stored() == with_gpu
+    assert client.get("/api/v1/components/alice/train").json()["latest_version"] == "1.1.0"
+
+    cpu_only = {"default": "cpu", "variants": {"cpu": {"resources": {"cpu": "1", "memory": "2Gi"}}}}
+    assert (
+        publish(
+            "alice", alice, version="1.2.0", readme="alpha", hardware=cpu_only,
+            tags=["xgboost", "tabular"],
+        ).status_code
+        == 201
+    )  # fmt: skip
+    assert stored() == ({"xgboost", "tabular"}, {("cpu", None, 2 * gib)})
+    assert gpu_names() == []
+    for tag, found in (("tabular", ["train"]), ("classification", [])):
+        page = client.get("/api/v1/components", params={"tag": tag}).json()
+        assert [c["name"] for c in page["items"]] == found
+
+    base = "/api/v1/components/alice/train/versions"
+    assert client.post(f"{base}/1.2.0/yank", json={"reason": "x"}, headers=alice).status_code == 200
+    assert stored() == with_gpu
+    assert gpu_names() == ["train"]
