@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import importlib.metadata
 import keyword
 import re
 import shutil
@@ -109,7 +110,7 @@ _DOCKERFILE = """\
 # Build and push it with `hub build --image REGISTRY/NAME:TAG --push`, then name it as
 # base_image in component.py (or as a variant's `image` in hub.yaml).
 FROM python:3.11-slim
-RUN pip install --no-cache-dir "kfp==2.17.0"
+RUN pip install --no-cache-dir "kfp=={kfp_version}"
 """
 
 _SMOKE_YAML = """\
@@ -239,7 +240,7 @@ def scaffold(
         ),
         "component.py": _COMPONENT_PY.format(name=name, function=function),
         "README.md": _README.format(name=name, description=description, function=function, ref=ref),
-        "Dockerfile": _DOCKERFILE,
+        "Dockerfile": _DOCKERFILE.format(kfp_version=importlib.metadata.version("kfp")),
         "tests/smoke.yaml": _SMOKE_YAML,
         "tests/test_component.py": _SMOKE_TEST,
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 import subprocess
@@ -53,6 +54,10 @@ def test_init_scaffolds_a_package_that_validates_and_publishes_as_is(
     version = client.get("/api/v1/components/alice/word-count/versions/0.1.0").json()
     assert version["category"] == "preprocessing"
     assert {i["name"] for i in version["interface"]["inputs"]} == {"message", "times"}
+    # The image installs the kfp that compiled the spec (the spec's own pip step names it too).
+    kfp_version = importlib.metadata.version("kfp")
+    assert f'pip install --no-cache-dir "kfp=={kfp_version}"' in (folder / "Dockerfile").read_text()
+    assert f"kfp=={kfp_version}" in (folder / "component.yaml").read_text()
 
 
 def test_init_with_a_namespace_writes_it_into_hub_yaml(cli: Cli, tmp_path: Path) -> None:

@@ -48,8 +48,9 @@ def pins(name: str) -> dict[str, str]:
     return dict(_PIN_RE.findall(text))
 
 
-@pytest.fixture(scope="session")
-def _pins_match_the_venv() -> None:
+def check_pins_match_the_venv() -> None:
+    """Fail unless the venv has exactly what every built-in component pins (anything that runs
+    them under kfp.local with ``use_venv=False`` calls this first)."""
     for name in PACKAGE_NAMES:
         for dist, wanted in pins(name).items():
             try:
@@ -59,8 +60,14 @@ def _pins_match_the_venv() -> None:
             if have != wanted:
                 pytest.fail(
                     f"{name} pins {dist}=={wanted} but the venv has {have}: running it would "
-                    "pip-install into the venv. Align the pin in component.py and rebuild."
+                    "pip-install into the venv. `make install` installs under constraints.txt; "
+                    "to move a pin, change it there and in component.py, and rebuild."
                 )
+
+
+@pytest.fixture(scope="session")
+def _pins_match_the_venv() -> None:
+    check_pins_match_the_venv()
 
 
 @pytest.fixture

@@ -102,6 +102,18 @@ def test_dockerfile_installs_the_pinned_packages(name: str) -> None:
     assert "COPY component.py" in dockerfile
 
 
+def test_the_venv_is_installed_with_the_components_pins() -> None:
+    """``make install`` installs under ``constraints.txt``: it must pin exactly what the specs
+    pin, or a fresh venv resolves a newer release (kfp 2.17.3 once the index carried its
+    certifi), every spec kfp compiles there differs, and running a component pip-installs."""
+    text = (ROOT / "constraints.txt").read_text()
+    constrained = dict(re.findall(r"^([A-Za-z0-9_.\-]+)==(\S+)$", text, re.MULTILINE))
+    pinned = {dist: v for name in PACKAGE_NAMES for dist, v in pins(name).items()}
+    assert constrained == pinned
+    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(r"pip install .*-c constraints\.txt .*-e '\.\[dev\]'", makefile)
+
+
 @pytest.mark.parametrize("name", PACKAGE_NAMES)
 def test_each_component_has_its_own_tests(name: str) -> None:
     assert (ROOT / "tests" / "components" / f"test_{name.replace('-', '_')}.py").is_file()

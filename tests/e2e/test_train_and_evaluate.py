@@ -11,6 +11,7 @@ from pathlib import Path
 
 import yaml
 
+from tests.components.conftest import check_pins_match_the_venv
 from tests.conftest import ADMIN_TOKEN, ROOT, LiveHub
 
 EXAMPLE = ROOT / "docs" / "examples" / "train_and_evaluate.py"
@@ -36,6 +37,7 @@ def _run(args: list[str], env: dict[str, str], cwd: Path) -> str:
 def test_builtins_published_with_hub_publish_run_as_a_pipeline(
     live_hub: LiveHub, tmp_path: Path
 ) -> None:
+    check_pins_match_the_venv()  # the run below would otherwise pip-install into the venv
     env = _env(live_hub, tmp_path)
     packages = sorted(p for p in (ROOT / "components").iterdir() if (p / "hub.yaml").is_file())
     assert len(packages) == 6
