@@ -740,6 +740,16 @@ def load_yaml(
     except yaml.MarkedYAMLError as exc:
         detail = _mark_detail(exc.problem_mark or exc.context_mark)
         problem = exc.problem or exc.context or "syntax error"
+        if "maximum nesting depth" in problem:
+            # libyaml's scanner (PyYAML >= 6.0.4) has its own limit, 1000 levels, and its
+            # look-ahead over flow collections reaches it before the composer's (above) is
+            # asked about the first node: the same refusal, with the same code.
+            raise InvalidPackage(
+                f"The file {filename!r} is nested more than {_MAX_YAML_DEPTH} levels deep.",
+                code="yaml_too_deep",
+                path=filename,
+                **detail,
+            ) from None
         where = f" at line {detail['line']}, column {detail['column']}" if detail else ""
         raise InvalidPackage(
             f"The file {filename!r} is not valid YAML: {problem}{where}.",
