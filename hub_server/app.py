@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -14,7 +13,7 @@ from hub_server.api.cache import ReadCacheMiddleware, StampReader
 from hub_server.api.errors import install_error_handlers
 from hub_server.api.limits import BodyLimitMiddleware
 from hub_server.db import make_engine
-from hub_server.deps import AppState
+from hub_server.deps import AppState, FairGate
 from hub_server.memory import HeapTrimmer
 from hub_server.oci import ImageResolver
 from hub_server.services.pulls import PullCounter
@@ -78,8 +77,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         storage=storage,
         images=images,
         pulls=pulls,
-        search_gate=threading.BoundedSemaphore(settings.search_concurrency),
-        publish_gate=threading.BoundedSemaphore(settings.publish_concurrency),
+        search_gate=FairGate(settings.search_concurrency),
+        publish_gate=FairGate(settings.publish_concurrency),
     )
     app.state.metrics = ops.Metrics()
     app.state.heap = heap

@@ -1,6 +1,7 @@
 """Engine creation, write transactions and migrations.
 
-SQLite gets WAL, a busy timeout and foreign keys; PostgreSQL a sized pool. The schema is only
+SQLite gets WAL, a busy timeout and foreign keys; PostgreSQL a sized pool and no parallel
+workers. The schema is only
 ever changed by Alembic (:func:`migrate`); ``create_all`` is not used outside tests.
 
 SQLite has one writer at a time. Left to itself, a writer that finds the database locked sleeps
@@ -225,6 +226,16 @@ def _checkpoint(engine: Engine) -> None:
         log.debug("checkpoint skipped: %s", exc)
 
 
+def _postgresql_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    # No parallel workers: starting them costs tens of milliseconds, more than any of the hub's
+    # statements (index reads that stop at a page) is worth, and the planner otherwise picks
+    # them for a search's walk it overestimates. Set once per connection, not per statement
+    # (a round trip each). Committed: a SET in a transaction rolled back would be undone.
+    with dbapi_connection.cursor() as cursor:
+        cursor.execute("SET max_parallel_workers_per_gather = 0")
+    dbapi_connection.commit()
+
+
 def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
     """Create the engine for ``url`` (``sqlite:///...`` or ``postgresql+psycopg://...``).
 
@@ -253,9 +264,11 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
         )
         sa.event.listen(engine, "connect", _sqlite_on_connect)
         return engine
-    return sa.create_engine(
+    engine = sa.create_engine(
         url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
     )
+    sa.event.listen(engine, "connect", _postgresql_on_connect)
+    return engine
 
 
 def alembic_config(url: str) -> Config:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -19,6 +20,42 @@ from hub_server.settings import Settings
 from hub_server.storage import BlobStorage
 
 
+class FairGate:
+    """At most ``slots`` holders at once, let in strictly in the order they came.
+
+    ``threading.Semaphore`` lets a thread that arrives as a slot frees up take it before the
+    threads already waiting (whom ``release`` only wakes): under a steady queue some requests
+    lose that race again and again. Here a freed slot is handed to the longest waiter.
+    """
+
+    def __init__(self, slots: int) -> None:
+        self._lock = threading.Lock()
+        self._free = slots
+        self._waiting: collections.deque[threading.Lock] = collections.deque()
+
+    @property
+    def waiting(self) -> int:
+        """How many wait for a slot."""
+        return len(self._waiting)
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if self._free and not self._waiting:
+                self._free -= 1
+                return
+            turn = threading.Lock()
+            turn.acquire()
+            self._waiting.append(turn)
+        turn.acquire()  # released by the holder that hands its slot over
+
+    def __exit__(self, *_exc: object) -> None:
+        with self._lock:
+            if self._waiting:
+                self._waiting.popleft().release()
+            else:
+                self._free += 1
+
+
 @dataclass(frozen=True)
 class AppState:
     """What one app instance holds: configuration, engine and blob store (no request state)."""
@@ -29,12 +66,15 @@ class AppState:
     images: ImageResolver | None
     """None when image pinning is switched off (``HUB_RESOLVE_IMAGES=false``)."""
     pulls: PullCounter
-    search_gate: threading.BoundedSemaphore
+    search_gate: FairGate
     """At most ``HUB_SEARCH_CONCURRENCY`` listings and searches of this worker read the index
     at once; the others wait their turn. Search is CPU work under one GIL: more at once only
     contend (measured at 100k components, 32 connections, 2 workers: 116 → 149 searches/s,
-    p99 917 → 850 ms; with a hardware filter 90 → 117/s, p99 1,179 → 641 ms)."""
-    publish_gate: threading.BoundedSemaphore
+    p99 917 → 850 ms; with a hardware filter 90 → 117/s, p99 1,179 → 641 ms). They are let in
+    in the order they came (:class:`FairGate`): with ``threading.Semaphore`` the p99 of searches
+    past the read cache was 363 ms against a p50 of 67 ms; in order, 140 ms against 81 ms
+    (SQLite, same load)."""
+    publish_gate: FairGate
     """At most ``HUB_PUBLISH_CONCURRENCY`` publishes of this worker validate or write at once
     (their waits on registries and blob storage are outside it). Without it, 32 concurrent
     publishes meant 16 threads per worker contending for the GIL, and the one holding

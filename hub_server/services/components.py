@@ -19,7 +19,6 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from hub_server import archive, semver
@@ -58,20 +57,11 @@ log = logging.getLogger("hub.components")
 
 API_PREFIX = "/api/v1"
 DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
-SORTS = ("relevance", "updated", "created", "name", "forks", "pulls")
+SORTS = tuple(search.ORDERS)
 HARDWARE_FILTERS = ("gpu", "cpu")
 MAX_PER_PAGE = 100
 MAX_RANGE_LENGTH = 256
-# Each listing order ends in a unique column (pages never overlap) and is served by an index of
-# ``components``; "relevance" without words is "updated".
-_ORDERS: dict[str, list[Any]] = {
-    "relevance": [col(Component.updated_at).desc(), col(Component.id).desc()],
-    "updated": [col(Component.updated_at).desc(), col(Component.id).desc()],
-    "created": [col(Component.created_at).desc(), col(Component.id).desc()],
-    "name": [col(Component.name), col(Component.namespace)],
-    "forks": [col(Component.forks_count).desc(), col(Component.name), col(Component.namespace)],
-    "pulls": [col(Component.pulls).desc(), col(Component.name), col(Component.namespace)],
-}
+_BY_IDS = select(Component).where(col(Component.id).in_(sa.bindparam("ids", expanding=True)))
 
 
 @dataclass(frozen=True)
@@ -539,48 +529,18 @@ class ComponentService:
                 code="invalid_request",
                 field="page",
             )
-        conditions: list[Any] = []
-        if namespace:
-            conditions.append(Component.namespace == namespace)
-        if category:
-            conditions.append(Component.category == category)
-        for tag in tags:
-            conditions.append(
-                sa.exists().where(
-                    col(ComponentTag.component_id) == Component.id,
-                    col(ComponentTag.tag) == tag.lower(),
-                )
-            )
-        if accelerator or memory_limit is not None:
-            # One variant must satisfy every hardware condition at once.
-            variant: list[sa.ColumnElement[bool]] = [
-                col(ComponentVariant.component_id) == Component.id
-            ]
-            if hardware == "gpu":
-                variant.append(col(ComponentVariant.accelerator_type).is_not(None))
-            elif hardware == "cpu":
-                variant.append(col(ComponentVariant.accelerator_type).is_(None))
-            if accelerator:
-                variant.append(col(ComponentVariant.accelerator_model) == accelerator)
-            if memory_limit is not None:
-                variant.append(col(ComponentVariant.memory_bytes) <= memory_limit)
-            conditions.append(sa.exists().where(*variant))
-        elif hardware == "gpu":
-            conditions.append(col(Component.has_gpu).is_(True))
-        elif hardware == "cpu":
-            conditions.append(col(Component.has_cpu_only).is_(True))
         if fork_of is not None:
-            parent_ns, _, parent_name = fork_of.partition("/")
-            parent = aliased(Component)
-            parent_row = (
-                select(parent.id)
-                .where(parent.namespace == parent_ns, parent.name == parent_name)
-                .scalar_subquery()
-            )
-            conditions.append(col(Component.parent_id) == parent_row)
-        if is_fork is not None:
-            parent_id = col(Component.parent_id)
-            conditions.append(parent_id.is_not(None) if is_fork else parent_id.is_(None))
+            parent_namespace, _, parent_name = fork_of.partition("/")
+        filters = search.Filters(
+            namespace=namespace or None,
+            category=category,
+            tags=tuple(tags),
+            hardware=hardware,
+            accelerator=accelerator or None,
+            max_memory=memory_limit,
+            fork_of=None if fork_of is None else (parent_namespace, parent_name),
+            is_fork=is_fork,
+        )
 
         words = search.query_words(q)
         if q and not words:
@@ -590,24 +550,19 @@ class ComponentService:
         with self.search_gate:
             if sort == "relevance" and words:
                 hits = search.rank(
-                    self.session, words, where=conditions, offset=offset, limit=per_page
+                    self.session, words, filters=filters, offset=offset, limit=per_page
                 )
             else:
                 hits = search.filter_sorted(
                     self.session,
                     words,
-                    where=conditions,
-                    order_by=_ORDERS[sort],
+                    filters=filters,
+                    order=sort,
                     offset=offset,
                     limit=per_page,
                 )
             # Full rows for the page only.
-            rows = {
-                row.id: row
-                for row in self.session.exec(
-                    select(Component).where(col(Component.id).in_(hits.ids))
-                )
-            }
+            rows = {row.id: row for row in self.session.scalars(_BY_IDS, {"ids": hits.ids})}
             result = Page[ComponentPublic](
                 items=[self._component_public(rows[i]) for i in hits.ids],
                 total=hits.total,

@@ -16,17 +16,19 @@ ComponentService` calls them whenever a component's latest version changes.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
-from hub_server.models import Component, ComponentVariant, SearchTerm
+from hub_server.models import Component, ComponentTag, ComponentVariant, SearchTerm
 
 # Where a word occurs decides how much it counts; a term keeps the highest weight it has.
 NAME_WEIGHT = 16
@@ -136,14 +138,117 @@ def _successor(prefix: str) -> str | None:
     return None
 
 
-def _word_condition(word: str) -> sa.ColumnElement[bool]:
-    term = col(SearchTerm.term)
-    if len(word) < MIN_PREFIX_LENGTH:
-        return term == word
-    upper = _successor(word)
-    if upper is None:
-        return term >= word
-    return sa.and_(term >= word, term < upper)
+# ----------------------------------------------------------------------------- filters
+
+
+class FilterShape(NamedTuple):
+    """Which filters a listing sets (and the hardware and fork choices), not their values:
+    what the SQL of its statements depends on."""
+
+    namespace: bool
+    category: bool
+    tags: int
+    hardware: str | None
+    accelerator: bool
+    max_memory: bool
+    fork_of: bool
+    is_fork: bool | None
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What a listing or search keeps: the components that satisfy every filter set."""
+
+    namespace: str | None = None
+    category: str | None = None
+    tags: tuple[str, ...] = ()
+    """Every one of these tags (any case)."""
+    hardware: str | None = None
+    """``gpu`` (a variant with an accelerator) or ``cpu`` (a variant without)."""
+    accelerator: str | None = None
+    """A variant uses this accelerator model."""
+    max_memory: int | None = None
+    """A variant requests at most this many bytes."""
+    fork_of: tuple[str, str] | None = None
+    """Forks of this (namespace, name)."""
+    is_fork: bool | None = None
+    """Only forks (True) or only components that are not forks (False)."""
+
+    @property
+    def shape(self) -> FilterShape:
+        return FilterShape(
+            self.namespace is not None,
+            self.category is not None,
+            len(self.tags),
+            self.hardware,
+            self.accelerator is not None,
+            self.max_memory is not None,
+            self.fork_of is not None,
+            self.is_fork,
+        )
+
+    def params(self) -> dict[str, Any]:
+        """The values of the bound parameters of :func:`filter_conditions`."""
+        params: dict[str, Any] = {f"f_tag{i}": tag.lower() for i, tag in enumerate(self.tags)}
+        if self.namespace is not None:
+            params["f_namespace"] = self.namespace
+        if self.category is not None:
+            params["f_category"] = self.category
+        if self.accelerator is not None:
+            params["f_accelerator"] = self.accelerator
+        if self.max_memory is not None:
+            params["f_max_memory"] = self.max_memory
+        if self.fork_of is not None:
+            params["f_parent_namespace"], params["f_parent_name"] = self.fork_of
+        return params
+
+
+def filter_conditions(shape: FilterShape) -> list[sa.ColumnElement[bool]]:
+    """Conditions on :class:`~hub_server.models.Component` for filters of this shape, their
+    values bound parameters (:meth:`Filters.params`)."""
+    conditions: list[sa.ColumnElement[bool]] = []
+    if shape.namespace:
+        conditions.append(col(Component.namespace) == sa.bindparam("f_namespace"))
+    if shape.category:
+        conditions.append(col(Component.category) == sa.bindparam("f_category"))
+    for i in range(shape.tags):
+        conditions.append(
+            sa.exists().where(
+                col(ComponentTag.component_id) == Component.id,
+                col(ComponentTag.tag) == sa.bindparam(f"f_tag{i}"),
+            )
+        )
+    if shape.accelerator or shape.max_memory:
+        # One variant must satisfy every hardware condition at once.
+        variant: list[sa.ColumnElement[bool]] = [col(ComponentVariant.component_id) == Component.id]
+        if shape.hardware == "gpu":
+            variant.append(col(ComponentVariant.accelerator_type).is_not(None))
+        elif shape.hardware == "cpu":
+            variant.append(col(ComponentVariant.accelerator_type).is_(None))
+        if shape.accelerator:
+            variant.append(col(ComponentVariant.accelerator_model) == sa.bindparam("f_accelerator"))
+        if shape.max_memory:
+            variant.append(col(ComponentVariant.memory_bytes) <= sa.bindparam("f_max_memory"))
+        conditions.append(sa.exists().where(*variant))
+    elif shape.hardware == "gpu":
+        conditions.append(col(Component.has_gpu).is_(True))
+    elif shape.hardware == "cpu":
+        conditions.append(col(Component.has_cpu_only).is_(True))
+    if shape.fork_of:
+        parent = aliased(Component)
+        parent_id = (
+            sa.select(col(parent.id))
+            .where(
+                col(parent.namespace) == sa.bindparam("f_parent_namespace"),
+                col(parent.name) == sa.bindparam("f_parent_name"),
+            )
+            .scalar_subquery()
+        )
+        conditions.append(col(Component.parent_id) == parent_id)
+    if shape.is_fork is not None:
+        forked = col(Component.parent_id)
+        conditions.append(forked.is_not(None) if shape.is_fork else forked.is_(None))
+    return conditions
 
 
 # ----------------------------------------------------------------------------- top-k search
@@ -166,6 +271,12 @@ def _word_condition(word: str) -> sa.ColumnElement[bool]:
 # When the rarest query word has fewer than EXACT_LIMIT postings, or the filters leave fewer
 # than EXACT_LIMIT components, every match is among those: they are all scored and sorted
 # exactly, and the total is exact. See docs/catalogue.md for what is approximate.
+#
+# Every statement is built once per *shape* (the kinds of the words, the level, the filters'
+# shape, the dialect where the SQL differs), with a bound parameter for every value, and kept:
+# a search only binds its values. Building a statement and computing its cache key cost
+# SQLAlchemy more CPU than SQLite's work on it; a search runs 3 to 9 of them (at 100k
+# components, one word: 4.8 → ? ms per search in process, bench/README.md).
 
 WEIGHTS = (NAME_WEIGHT, TAG_WEIGHT, DESCRIPTION_WEIGHT, NAMESPACE_WEIGHT, README_WEIGHT)
 LEVELS = tuple(sorted({w * b for w in WEIGHTS for b in (1, EXACT_BONUS)}, reverse=True))
@@ -178,6 +289,31 @@ WALK_LIMIT = 1000
 """A large tier is looked for among at most this many components in popularity order."""
 PROBE_LIMIT = 200
 """A large tier of a one-word query is first looked for among this many, one by one."""
+
+ORDERS: dict[str, tuple[Any, ...]] = {
+    "relevance": (col(Component.updated_at).desc(), col(Component.id).desc()),
+    "updated": (col(Component.updated_at).desc(), col(Component.id).desc()),
+    "created": (col(Component.created_at).desc(), col(Component.id).desc()),
+    "name": (col(Component.name), col(Component.namespace)),
+    "forks": (col(Component.forks_count).desc(), col(Component.name), col(Component.namespace)),
+    "pulls": (col(Component.pulls).desc(), col(Component.name), col(Component.namespace)),
+}
+"""The listing orders of :func:`filter_sorted`: each ends in a unique column (pages never
+overlap) and is served by an index of ``components``; "relevance" without words is
+"updated"."""
+
+# The kinds of query word, by how it matches terms (see _word_condition).
+WHOLE = "whole"
+"""Too short for a prefix: whole terms only."""
+PREFIX = "prefix"
+"""The start of terms: a range with an upper bound (:func:`_successor`)."""
+OPEN = "open"
+"""The start of terms, with no upper bound (only 'z's)."""
+
+_Row = tuple[Any, ...]
+_STATEMENTS = 128
+"""Statements kept per builder: shapes in use are far fewer; a bound keeps odd requests
+(many tags, many words) from growing the memory."""
 
 
 @dataclass(frozen=True)
@@ -202,6 +338,40 @@ class _Scored:
         return (self.exact_name, self.tier, self.score, self.pulls, self.updated_at, self.id)
 
 
+@dataclass(frozen=True)
+class _Query:
+    """A search's words and filters: the shape its statements are built for, and the values
+    they are run with."""
+
+    words: tuple[str, ...]
+    kinds: tuple[str, ...]
+    filters: FilterShape
+    filtered: bool
+    params: dict[str, Any]
+
+    @classmethod
+    def of(cls, words: Sequence[str], filters: Filters) -> _Query:
+        params = filters.params()
+        kinds = []
+        for i, word in enumerate(words):
+            upper = _successor(word)
+            if len(word) < MIN_PREFIX_LENGTH:
+                kinds.append(WHOLE)
+            elif upper is None:
+                kinds.append(OPEN)
+            else:
+                kinds.append(PREFIX)
+                params[f"u{i}"] = upper
+            params[f"w{i}"] = word
+        params["joined"] = "-".join(words)
+        shape = filters.shape
+        return cls(tuple(words), tuple(kinds), shape, bool(filter_conditions(shape)), params)
+
+    def run(self, session: Session, statement: Any, **values: Any) -> sa.Result[*_Row]:
+        # On the session's connection: the ORM's layer has nothing to add to these selects.
+        return session.connection().execute(statement, {**self.params, **values})
+
+
 def popularity() -> list[sa.ColumnElement[Any]]:
     """The popularity order (most pulled, then most recently updated, then newest id), served
     by ``ix_components_popularity``."""
@@ -215,53 +385,79 @@ def popularity() -> list[sa.ColumnElement[Any]]:
 _POPULARITY_KEY = (col(Component.pulls), col(Component.updated_at), col(Component.id))
 
 
-def _term_level(word: str) -> sa.ColumnElement[int]:
+def _bound(name: str) -> Any:
+    """An integer bound parameter (a limit, an offset, a cap)."""
+    return sa.bindparam(name, type_=sa.Integer)
+
+
+def _word(i: int) -> sa.BindParameter[str]:
+    return sa.bindparam(f"w{i}", type_=sa.String)
+
+
+def _word_condition(i: int, kind: str) -> sa.ColumnElement[bool]:
+    """The terms word ``i`` matches: itself, or (a prefix) the range ``w <= term < u``, ``u``
+    its :func:`_successor`."""
+    term = col(SearchTerm.term)
+    if kind == WHOLE:
+        return term == _word(i)
+    if kind == OPEN:
+        return term >= _word(i)
+    return sa.and_(term >= _word(i), term < sa.bindparam(f"u{i}", type_=sa.String))
+
+
+def _term_level(i: int) -> sa.ColumnElement[int]:
     term, weight = col(SearchTerm.term), col(SearchTerm.weight)
-    return sa.case((term == word, weight * EXACT_BONUS), else_=weight)
+    return sa.case((term == _word(i), weight * EXACT_BONUS), else_=weight)
 
 
-def _word_level(word: str, component_id: Any) -> sa.ScalarSelect[Any]:
-    """The level ``word`` matches a component at (NULL: it does not): a range of the primary
+def _word_level(i: int, kind: str) -> sa.ScalarSelect[Any]:
+    """The level word ``i`` matches a component at (NULL: it does not): a range of the primary
     key (component_id, term), a few entries."""
     return (
-        sa.select(sa.func.max(_term_level(word)))
-        .where(col(SearchTerm.component_id) == component_id, _word_condition(word))
+        sa.select(sa.func.max(_term_level(i)))
+        .where(col(SearchTerm.component_id) == Component.id, _word_condition(i, kind))
         .scalar_subquery()
     )
 
 
-def _has_word(word: str, component_id: Any) -> sa.Exists:
-    return sa.exists().where(col(SearchTerm.component_id) == component_id, _word_condition(word))
+def _has_word(i: int, kind: str) -> sa.Exists:
+    return sa.exists().where(col(SearchTerm.component_id) == Component.id, _word_condition(i, kind))
 
 
-def _postings(word: str, level: int | None = None) -> list[sa.Select[Any]]:
-    """Selects of the component ids of a word's postings (at one level, or at any), each a
-    range of ``ix_search_terms_weight_term``."""
+def _postings(i: int, kind: str, level: int | None = None) -> list[sa.Select[Any]]:
+    """Selects of the component ids of word ``i``'s postings (at one level, or at any), each
+    a range of ``ix_search_terms_weight_term``."""
     term, weight = col(SearchTerm.term), col(SearchTerm.weight)
     component_id = col(SearchTerm.component_id)
     if level is None:
         # The weight list makes the (weight, term) index usable: one range per weight.
-        return [sa.select(component_id).where(weight.in_(WEIGHTS), _word_condition(word))]
+        return [sa.select(component_id).where(weight.in_(WEIGHTS), _word_condition(i, kind))]
     parts = []
     if level % EXACT_BONUS == 0 and level // EXACT_BONUS in WEIGHTS:
-        parts.append(sa.select(component_id).where(weight == level // EXACT_BONUS, term == word))
-    if level in WEIGHTS and len(word) >= MIN_PREFIX_LENGTH:
-        parts.append(
-            sa.select(component_id).where(weight == level, _word_condition(word), term != word)
-        )
+        whole = weight == level // EXACT_BONUS
+        parts.append(sa.select(component_id).where(whole, term == _word(i)))
+    if level in WEIGHTS and kind != WHOLE:
+        # The terms the word is a proper prefix of: past the word itself in the index (a
+        # ``term != word`` condition would step over every posting of the whole word).
+        longer = [term > _word(i)]
+        if kind == PREFIX:
+            longer.append(term < sa.bindparam(f"u{i}", type_=sa.String))
+        parts.append(sa.select(component_id).where(weight == level, *longer))
     return parts
 
 
-def _capped_counts(session: Session, selects: Sequence[sa.Select[Any]], cap: int) -> list[int]:
+def _level_postings(kinds: Sequence[str], level: int) -> list[sa.Select[Any]]:
+    """The postings of every word at ``level``."""
+    return [part for i, kind in enumerate(kinds) for part in _postings(i, kind, level)]
+
+
+def _capped(selects: Sequence[sa.Select[Any]]) -> sa.Select[Any]:
     """How many rows each select has, counting at most ``cap`` of each, in one statement."""
-    if not selects:
-        return []
     counts = [
-        sa.select(sa.func.count()).select_from(s.limit(cap).subquery()).scalar_subquery()
+        sa.select(sa.func.count()).select_from(s.limit(_bound("cap")).subquery()).scalar_subquery()
         for s in selects
     ]
-    row = session.execute(sa.select(*(c.label(f"c{i}") for i, c in enumerate(counts)))).one()
-    return [int(n) for n in row]
+    return sa.select(*(c.label(f"c{i}") for i, c in enumerate(counts)))
 
 
 def _union(selects: Sequence[sa.Select[Any]]) -> Any:
@@ -275,78 +471,197 @@ def _raw_updated_at() -> Any:
     return sa.type_coerce(col(Component.updated_at), sa.String)
 
 
-def _score(
-    session: Session,
-    words: Sequence[str],
-    where: Sequence[Any],
-    candidates: Sequence[sa.Select[Any]] | None,
-) -> list[_Scored]:
-    """Score the components that satisfy ``where`` (among ``candidates``, component-id
-    selects), keeping those that match every word."""
-    joined = "-".join(words)
-    levels = [_word_level(w, Component.id).label(f"l{i}") for i, w in enumerate(words)]
+def _named(named: str | None) -> list[sa.ColumnElement[bool]]:
+    """``in``: only the components of the id list ``named``; ``out``: not those."""
+    ids = col(Component.id)
+    if named == "in":
+        return [ids.in_(sa.bindparam("named", expanding=True))]
+    if named == "out":
+        return [ids.not_in(sa.bindparam("named", expanding=True))]
+    return []
+
+
+@dataclass(frozen=True)
+class _Counts:
+    postings: list[int]
+    """Per word, its postings, up to EXACT_LIMIT."""
+    whole: list[int]
+    """Per word, its whole-word postings, up to EXACT_LIMIT."""
+    named: int
+    """Components named as the words joined by "-"."""
+
+
+@functools.lru_cache(maxsize=_STATEMENTS)
+def _count_postings_statement(kinds: tuple[str, ...]) -> sa.Select[Any]:
+    whole = [
+        sa.select(col(SearchTerm.component_id)).where(
+            col(SearchTerm.weight).in_(WEIGHTS), col(SearchTerm.term) == _word(i)
+        )
+        for i in range(len(kinds))
+    ]
+    counts = _capped([*(_postings(i, kind)[0] for i, kind in enumerate(kinds)), *whole])
+    named = (
+        sa.select(sa.func.count())
+        .where(col(Component.name) == sa.bindparam("joined", type_=sa.String))
+        .scalar_subquery()
+    )
+    return counts.add_columns(named.label("named"))
+
+
+def _count_postings(session: Session, query: _Query) -> _Counts:
+    """In one statement: per word, capped at EXACT_LIMIT, its postings (at least as many as
+    the components it matches) and its whole-word postings (exactly the components that have
+    the word: a component has a term once); and the components named as the words. A capped
+    count reads at most that many index entries; ``count(DISTINCT)`` would not stop early on
+    PostgreSQL."""
+    row = query.run(session, _count_postings_statement(query.kinds), cap=EXACT_LIMIT).one()
+    n = len(query.kinds)
+    return _Counts([int(c) for c in row[:n]], [int(c) for c in row[n : 2 * n]], int(row[-1]))
+
+
+@functools.lru_cache(maxsize=_STATEMENTS)
+def _level_count_statement(kinds: tuple[str, ...], level: int) -> sa.Select[Any] | None:
+    selects = _level_postings(kinds, level)
+    return _capped(selects) if selects else None
+
+
+def _count_level(session: Session, query: _Query, level: int) -> int:
+    """The postings of the words at ``level``, each part counted up to EXACT_LIMIT."""
+    statement = _level_count_statement(query.kinds, level)
+    if statement is None:
+        return 0
+    return sum(int(n) for n in query.run(session, statement, cap=EXACT_LIMIT).one())
+
+
+@functools.lru_cache(maxsize=_STATEMENTS)
+def _filtered_count_statement(filters: FilterShape) -> sa.Select[Any]:
+    return _capped([sa.select(col(Component.id)).where(*filter_conditions(filters))])
+
+
+@functools.lru_cache(maxsize=_STATEMENTS)
+def _score_statement(
+    kinds: tuple[str, ...],
+    filters: FilterShape,
+    named: str | None,
+    candidates: tuple[str, int] | None,
+) -> sa.Select[Any]:
+    levels = [_word_level(i, kind).label(f"l{i}") for i, kind in enumerate(kinds)]
     query = sa.select(
         col(Component.id), col(Component.name), col(Component.pulls), _raw_updated_at(),
         *levels,
-    ).where(*where)  # fmt: skip
+    ).where(*filter_conditions(filters), *_named(named))  # fmt: skip
     if candidates is not None:
-        query = query.where(col(Component.id).in_(_union(candidates)))
+        source, which = candidates
+        if source == "word":
+            selects = _postings(which, kinds[which])
+        else:
+            selects = _level_postings(kinds, which)
+        query = query.where(col(Component.id).in_(_union(selects)))
+    return query
+
+
+def _score(
+    session: Session,
+    query: _Query,
+    *,
+    named: str | None = None,
+    named_ids: Sequence[int] = (),
+    candidates: tuple[str, int] | None = None,
+) -> list[_Scored]:
+    """Score the components that pass the filters (and ``named``; among ``candidates``: the
+    postings of one word, ``("word", i)``, or of every word at one level, ``("level", L)``),
+    keeping those that match every word."""
+    statement = _score_statement(query.kinds, query.filters, named, candidates)
+    joined = "-".join(query.words)
     scored = []
-    for row in session.execute(query):
+    for row in query.run(session, statement, named=list(named_ids)):
         found = [level for level in row[4:] if level is not None]
-        if len(found) < len(words):
+        if len(found) < len(query.words):
             continue
         scored.append(_Scored(row[0], row[1] == joined, max(found), sum(found), row[2], row[3]))
     scored.sort(key=_Scored.key, reverse=True)
     return scored
 
 
-def _rank_one_word(
-    session: Session, word: str, where: Sequence[Any], offset: int, limit: int
-) -> Hits:
-    """The exact page and total of one word with few postings (under EXACT_LIMIT), ranked by
-    the database: its postings grouped into one level per component, joined to the components
-    that pass ``where``, sorted, counted by a window over the same rows. Only the page's ids
-    cross the wire."""
+@functools.lru_cache(maxsize=_STATEMENTS)
+def _rank_one_word_statements(
+    kind: str, filters: FilterShape
+) -> tuple[sa.Select[Any], sa.Select[Any]]:
+    """The page (with the total by a window) and the total alone."""
     component_id = col(SearchTerm.component_id)
     levels = (
-        sa.select(component_id.label("id"), sa.func.max(_term_level(word)).label("level"))
-        .where(col(SearchTerm.weight).in_(WEIGHTS), _word_condition(word))
+        sa.select(component_id.label("id"), sa.func.max(_term_level(0)).label("level"))
+        .where(col(SearchTerm.weight).in_(WEIGHTS), _word_condition(0, kind))
         .group_by(component_id)
         .subquery()
     )
     # Both databases materialise the grouped postings and look up each one's component by its
     # primary key (EXPLAIN, at 100k, with and without hardware=gpu).
     joined = sa.join(levels, Component, col(Component.id) == levels.c.id, full=False)
-    query = (
+    where = filter_conditions(filters)
+    page = (
         sa.select(levels.c.id, sa.func.count().over().label("total"))
         .select_from(joined)
         .where(*where)
-        .order_by((col(Component.name) == word).desc(), levels.c.level.desc(), *popularity())
-        .offset(offset)
-        .limit(limit)
+        .order_by((col(Component.name) == _word(0)).desc(), levels.c.level.desc(), *popularity())
+        .offset(_bound("skip"))
+        .limit(_bound("wanted"))
     )
-    rows = session.execute(query).all()
+    total = sa.select(sa.func.count()).select_from(joined).where(*where)
+    return page, total
+
+
+def _rank_one_word(session: Session, query: _Query, offset: int, limit: int) -> Hits:
+    """The exact page and total of one word with few postings (under EXACT_LIMIT), ranked by
+    the database: its postings grouped into one level per component, joined to the components
+    that pass the filters, sorted, counted by a window over the same rows. Only the page's ids
+    cross the wire."""
+    page, total = _rank_one_word_statements(query.kinds[0], query.filters)
+    rows = query.run(session, page, skip=offset, wanted=limit).all()
     if rows:
         return Hits([row[0] for row in rows], int(rows[0][1]), False)
     if offset == 0:
         return Hits([], 0, False)
     # A page past the end: the window saw no row; count the matches alone.
-    total = session.execute(
-        sa.select(sa.func.count()).select_from(joined).where(*where)
-    ).scalar_one()
-    return Hits([], int(total), False)
+    return Hits([], int(query.run(session, total).scalar_one()), False)
 
 
-def _above(word: str, level: int) -> list[sa.Select[Any]]:
-    """Selects of the component ids with a posting of ``word`` at a level above ``level``."""
-    return [part for higher in LEVELS if higher > level for part in _postings(word, higher)]
+def _above(kind: str, level: int) -> list[sa.Select[Any]]:
+    """Selects of the component ids with a posting of word 0 at a level above ``level``."""
+    return [part for higher in LEVELS if higher > level for part in _postings(0, kind, higher)]
+
+
+@functools.lru_cache(maxsize=_STATEMENTS)
+def _one_word_tier_statements(
+    kind: str, filters: FilterShape, named: str | None, level: int, dense: bool, dialect: str
+) -> tuple[sa.Select[Any], sa.Select[Any]]:
+    """A page of the tier's members in popularity order, and how many it has."""
+    postings = _union(_postings(0, kind, level))
+    in_tier: sa.ColumnElement[bool] = col(Component.id).in_(postings)
+    if dense:
+        # ``IS TRUE`` keeps the membership a filter of the walk in popularity order (or the
+        # filter's index) that stops at the last member wanted: SQLite would otherwise read
+        # every posting's row by its rowid and sort them, PostgreSQL hash-join them all.
+        in_tier = in_tier.is_(True)
+    elif dialect == "postgresql":
+        # Read by primary key and sorted. PostgreSQL estimates (weight, term) from the two
+        # columns' statistics apart: a name word's one posting of "data", a common README
+        # word, looks like two thousand, and it would walk all components for it (0.4 s at
+        # 100k). An array of the postings it cannot join to; it looks up each element.
+        in_tier = col(Component.id) == sa.any_(sa.func.array(postings.scalar_subquery()))
+    members = [*filter_conditions(filters), *_named(named), in_tier]
+    above = _above(kind, level)
+    if above:
+        members.append(col(Component.id).not_in(_union(above)))
+    query = sa.select(col(Component.id)).where(*members)
+    page = query.order_by(*popularity()).offset(_bound("skip")).limit(_bound("wanted"))
+    return page, sa.select(sa.func.count()).select_from(query.subquery())
 
 
 def _one_word_tier(
     session: Session,
-    word: str,
-    where: Sequence[Any],
+    query: _Query,
+    named: Sequence[int],
     level: int,
     dense: bool,
     skip: int,
@@ -362,118 +677,115 @@ def _one_word_tier(
     member wanted: among 100k components a tier of 1,000 has one in a hundred. A sparse tier is
     read by primary key (SQLite: rowid) and sorted.
     """
-    postings = _union(_postings(word, level))
-    in_tier: sa.ColumnElement[bool] = col(Component.id).in_(postings)
-    if dense:
-        # ``IS TRUE`` keeps the membership a filter of the walk in popularity order (or the
-        # filter's index) that stops at the last member wanted: SQLite would otherwise read
-        # every posting's row by its rowid and sort them, PostgreSQL hash-join them all.
-        in_tier = in_tier.is_(True)
-    elif session.get_bind().dialect.name == "postgresql":
-        # Read by primary key and sorted. PostgreSQL estimates (weight, term) from the two
-        # columns' statistics apart: a name word's one posting of "data", a common README
-        # word, looks like two thousand, and it would walk all components for it (0.4 s at
-        # 100k). An array of the postings it cannot join to; it looks up each element.
-        in_tier = col(Component.id) == sa.any_(sa.func.array(postings.scalar_subquery()))
-    members = [*where, in_tier]
-    above = _above(word, level)
-    if above:
-        members.append(col(Component.id).not_in(_union(above)))
-    query = sa.select(col(Component.id)).where(*members)
-    page = list(session.execute(query.order_by(*popularity()).offset(skip).limit(wanted)).scalars())
+    dialect = session.get_bind().dialect.name
+    page_statement, count_statement = _one_word_tier_statements(
+        query.kinds[0], query.filters, "out" if named else None, level, dense, dialect
+    )
+    values = {"named": list(named)}
+    page = list(query.run(session, page_statement, skip=skip, wanted=wanted, **values).scalars())
     if len(page) == wanted:
         return page, None
     if page or skip == 0:
         return page, skip + len(page)  # the tier ended within the page
-    count = session.execute(sa.select(sa.func.count()).select_from(query.subquery()))
-    return page, int(count.scalar_one())
+    return page, int(query.run(session, count_statement, **values).scalar_one())
 
 
 def _exact(scored: list[_Scored], offset: int, limit: int) -> Hits:
     return Hits([s.id for s in scored[offset : offset + limit]], len(scored), False)
 
 
-def _count_postings(session: Session, words: Sequence[str]) -> tuple[list[int], list[int]]:
-    """Per word, capped at EXACT_LIMIT, in one statement: its postings (at least as many as the
-    components it matches), and its whole-word postings (exactly the components that have the
-    word: a component has a term once). A capped count reads at most that many index entries;
-    ``count(DISTINCT)`` would not stop early on PostgreSQL."""
-    whole = [
-        sa.select(col(SearchTerm.component_id)).where(
-            col(SearchTerm.weight).in_(WEIGHTS), col(SearchTerm.term) == w
-        )
-        for w in words
-    ]
-    counts = _capped_counts(session, [*(_postings(w)[0] for w in words), *whole], EXACT_LIMIT)
-    return counts[: len(words)], counts[len(words) :]
-
-
-def _lower_bound(
-    seen: int, words: Sequence[str], where: Sequence[Any], whole: Sequence[int]
-) -> int:
+def _lower_bound(seen: int, query: _Query, whole: Sequence[int]) -> int:
     """A total to report as "at least": what the page has seen, or, for one word and no
     filter (then every component with the word matches), the capped count of the components
     that have it as a whole word."""
-    if len(words) == 1 and not where:
+    if len(query.words) == 1 and not query.filtered:
         return max(seen, whole[0])
     return seen
 
 
+@functools.lru_cache(maxsize=_STATEMENTS)
+def _walk_statement(
+    kinds: tuple[str, ...], filters: FilterShape, named: str | None, level: int, bounded: bool
+) -> sa.Select[Any]:
+    levels = [_word_level(i, kind) for i, kind in enumerate(kinds)]
+    in_tier = [found == level for found in levels]
+    if len(kinds) > 1:
+        in_tier = [*(found <= level for found in levels), sa.or_(*in_tier)]
+    bound = []
+    if bounded:
+        cutoff = (  # typed as the columns
+            sa.bindparam("cut0", type_=sa.Integer),
+            sa.bindparam("cut1", type_=sa.DateTime(timezone=True)),
+            sa.bindparam("cut2", type_=sa.Integer),
+        )
+        bound.append(sa.tuple_(*_POPULARITY_KEY) >= sa.tuple_(*cutoff))
+    return (
+        sa.select(col(Component.id))
+        .where(*filter_conditions(filters), *_named(named), *bound, *in_tier)
+        .order_by(*popularity())
+        .offset(_bound("skip"))
+        .limit(_bound("wanted"))
+    )
+
+
 def _walk(
     session: Session,
-    words: Sequence[str],
-    where: Sequence[Any],
+    query: _Query,
+    named: Sequence[int],
     level: int,
     skip: int,
     wanted: int,
     cutoff: Sequence[Any] | None,
 ) -> list[int] | None:
     """The members ``skip`` to ``skip + wanted`` of a large tier, in popularity order, found
-    by walking the components that satisfy ``where`` in that order, down to ``cutoff`` (the
-    popularity key of the WALK_LIMIT-th; None: walk them all). The walk stops at the last one
-    wanted. Returns None when the walk does not find them all (the tier is sparse)."""
-    levels = [_word_level(w, Component.id) for w in words]
-    in_tier = [found == level for found in levels]
-    if len(words) > 1:
-        in_tier = [*(found <= level for found in levels), sa.or_(*in_tier)]
-    bound = [] if cutoff is None else [sa.tuple_(*_POPULARITY_KEY) >= sa.tuple_(*cutoff)]
-    query = (
-        sa.select(col(Component.id))
-        .where(*where, *bound, *in_tier)
-        .order_by(*popularity())
-        .offset(skip)
-        .limit(wanted)
+    by walking the components that pass the filters (and are not ``named``) in that order,
+    down to ``cutoff`` (the popularity key of the WALK_LIMIT-th; None: walk them all). The
+    walk stops at the last one wanted. Returns None when the walk does not find them all (the
+    tier is sparse)."""
+    statement = _walk_statement(
+        query.kinds, query.filters, "out" if named else None, level, cutoff is not None
     )
-    found = list(session.execute(query).scalars())
+    values = {f"cut{i}": value for i, value in enumerate(cutoff or ())}
+    found = list(
+        query.run(session, statement, named=list(named), skip=skip, wanted=wanted, **values)
+        .scalars()
+    )  # fmt: skip
     return found if len(found) == wanted else None
 
 
-def _cutoff(session: Session, where: Sequence[Any], walk: int = WALK_LIMIT) -> Sequence[Any] | None:
-    """The popularity key of the ``walk``-th component that satisfies ``where`` (None: there
-    are fewer): an index-only read of that many entries."""
-    row = session.execute(
-        sa.select(*_POPULARITY_KEY).where(*where).order_by(*popularity()).offset(walk - 1).limit(1)
-    ).first()
+@functools.lru_cache(maxsize=_STATEMENTS)
+def _cutoff_statement(filters: FilterShape, named: str | None) -> sa.Select[*_Row]:
+    return (
+        sa.select(*_POPULARITY_KEY)
+        .where(*filter_conditions(filters), *_named(named))
+        .order_by(*popularity())
+        .offset(_bound("skip"))
+        .limit(1)
+    )
+
+
+def _cutoff(
+    session: Session, query: _Query, named: Sequence[int], walk: int
+) -> Sequence[Any] | None:
+    """The popularity key of the ``walk``-th component that passes the filters and is not
+    ``named`` (None: there are fewer): an index-only read of that many entries."""
+    statement = _cutoff_statement(query.filters, "out" if named else None)
+    row = query.run(session, statement, named=list(named), skip=walk - 1).first()
     return None if row is None else tuple(row)
 
 
-def _no_parallel_workers(session: Session) -> None:
-    """PostgreSQL: plan this transaction's statements without parallel workers. Starting
-    them costs tens of milliseconds, more than any of these statements is worth; the planner
-    otherwise picks them for a walk it overestimates."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(sa.text("SET LOCAL max_parallel_workers_per_gather = 0"))
+_BY_NAME = sa.select(col(Component.id)).where(col(Component.name) == sa.bindparam("joined"))
 
 
 def rank(
-    session: Session, words: Sequence[str], *, where: Sequence[Any], offset: int, limit: int
+    session: Session, words: Sequence[str], *, filters: Filters, offset: int, limit: int
 ) -> Hits:
-    """One page of the components that match every word and ``where``, by relevance.
+    """One page of the components that match every word and the filters, by relevance.
 
     Args:
         session: the database session.
         words: from :func:`query_words`; not empty.
-        where: conditions on :class:`~hub_server.models.Component` (the filters).
+        filters: what the components must satisfy.
         offset: matches to skip.
         limit: matches to return.
 
@@ -482,44 +794,34 @@ def rank(
         ``total_is_lower_bound``) at least that many when the matches are too many to count
         cheaply.
     """
-    _no_parallel_workers(session)
-    counts, whole = _count_postings(session, words)
-    rarest = min(range(len(words)), key=counts.__getitem__)
-    if counts[rarest] < EXACT_LIMIT:
+    query = _Query.of(words, filters)
+    counts = _count_postings(session, query)
+    rarest = min(range(len(words)), key=counts.postings.__getitem__)
+    if counts.postings[rarest] < EXACT_LIMIT:
         if len(words) == 1:
-            return _rank_one_word(session, words[0], where, offset, limit)
-        return _exact(_score(session, words, where, _postings(words[rarest])), offset, limit)
-    if (
-        where
-        and _capped_counts(session, [sa.select(col(Component.id)).where(*where)], EXACT_LIMIT)[0]
-        < EXACT_LIMIT
-    ):
-        return _exact(_score(session, words, where, None), offset, limit)  # few pass the filters
+            return _rank_one_word(session, query, offset, limit)
+        return _exact(_score(session, query, candidates=("word", rarest)), offset, limit)
+    if query.filtered:
+        statement = _filtered_count_statement(query.filters)
+        if query.run(session, statement, cap=EXACT_LIMIT).scalar_one() < EXACT_LIMIT:
+            return _exact(_score(session, query), offset, limit)  # few pass the filters
 
-    joined = "-".join(words)
     # By name first: with a filter too, SQLite (no statistics) may prefer the filter's index.
-    named_ids = list(
-        session.execute(sa.select(col(Component.id)).where(col(Component.name) == joined)).scalars()
-    )
-    named = (
-        _score(session, words, [*where, col(Component.id).in_(named_ids)], None)
-        if named_ids
-        else []
-    )
+    named_ids = list(query.run(session, _BY_NAME).scalars()) if counts.named else []
+    named = _score(session, query, named="in", named_ids=named_ids) if named_ids else []
     page = [s.id for s in named[offset : offset + limit + 1]]  # one more: is there a next?
     before = len(named)  # matches in the tiers read so far
     exact = True
     # The exact-name matches are excluded by id, not by name: the popularity index holds the
     # id, so a walk without filters never reads the (wide) component rows.
-    others = [*where, col(Component.id).not_in([s.id for s in named])] if named else list(where)
+    excluded = [s.id for s in named]
     cutoffs: dict[int, Sequence[Any] | None] = {}
     for level in LEVELS:
         wanted = limit + 1 - len(page)
         if wanted <= 0:
             exact = False  # the tiers after the page are not read, nor counted
             break
-        candidates = [part for w in words for part in _postings(w, level)]
-        postings = sum(_capped_counts(session, candidates, EXACT_LIMIT))
+        postings = _count_level(session, query, level)
         if not postings:
             continue
         skip = max(0, offset - before)
@@ -531,14 +833,14 @@ def rank(
             # would cost to build.
             walk = PROBE_LIMIT if len(words) == 1 else WALK_LIMIT
             if walk not in cutoffs:
-                cutoffs[walk] = _cutoff(session, others, walk)
-            found = _walk(session, words, others, level, skip, wanted, cutoffs[walk])
+                cutoffs[walk] = _cutoff(session, query, excluded, walk)
+            found = _walk(session, query, excluded, level, skip, wanted, cutoffs[walk])
             if found is not None:
                 page += found
                 exact = False  # the page ends inside this tier: its size is unknown
                 break
         if len(words) == 1:
-            found, size = _one_word_tier(session, words[0], others, level, dense, skip, wanted)
+            found, size = _one_word_tier(session, query, excluded, level, dense, skip, wanted)
             page += found
             if size is None:
                 exact = False
@@ -546,55 +848,74 @@ def rank(
             before += size
             continue
         # A small tier, or one the walk found too sparse: score all its candidates.
-        tier = [s for s in _score(session, words, others, candidates) if s.tier == level]
+        tier = [
+            s
+            for s in _score(
+                session,
+                query,
+                named="out" if excluded else None,
+                named_ids=excluded,
+                candidates=("level", level),
+            )
+            if s.tier == level
+        ]
         page += [s.id for s in tier[skip : skip + wanted]]
         before += len(tier)
     if exact:
         return Hits(page[:limit], before, False)
-    return Hits(page[:limit], _lower_bound(offset + len(page), words, where, whole), True)
+    return Hits(page[:limit], _lower_bound(offset + len(page), query, counts.whole), True)
+
+
+@functools.lru_cache(maxsize=_STATEMENTS)
+def _matching_statements(
+    kinds: tuple[str, ...], filters: FilterShape, rarest: int | None, order: str
+) -> tuple[sa.Select[Any], sa.Select[Any]]:
+    """A page of the matches in ``order``, and their number, capped."""
+    conditions = [*filter_conditions(filters), *(_has_word(i, k) for i, k in enumerate(kinds))]
+    if rarest is not None:
+        conditions.append(col(Component.id).in_(_union(_postings(rarest, kinds[rarest]))))
+    matching = sa.select(col(Component.id)).where(*conditions)
+    page = matching.order_by(*ORDERS[order]).offset(_bound("skip")).limit(_bound("wanted"))
+    return page, _capped([matching])
 
 
 def filter_sorted(
     session: Session,
     words: Sequence[str],
     *,
-    where: Sequence[Any],
-    order_by: Sequence[Any],
+    filters: Filters,
+    order: str,
     offset: int,
     limit: int,
 ) -> Hits:
-    """One page of the components that match every word (if any) and ``where``, in
-    ``order_by`` (an order an index serves, ending in a unique column).
+    """One page of the components that match every word (if any) and the filters, in
+    ``order``.
 
     Args:
         session: the database session.
         words: from :func:`query_words`; may be empty (a plain listing).
-        where: conditions on :class:`~hub_server.models.Component` (the filters).
-        order_by: the listing's order.
+        filters: what the components must satisfy.
+        order: a key of :data:`ORDERS`.
         offset: matches to skip.
         limit: matches to return.
 
     Returns:
         The page's component ids and the total (exact up to TOTAL_LIMIT, else a lower bound).
     """
-    conditions = [*where, *(_has_word(w, Component.id) for w in words)]
-    _no_parallel_workers(session)
-    counts: list[int] = []
-    whole: list[int] = []
-    if words:
-        counts, whole = _count_postings(session, words)
-        rarest = min(range(len(words)), key=counts.__getitem__)
-        if counts[rarest] < EXACT_LIMIT:
-            conditions.append(col(Component.id).in_(_union(_postings(words[rarest]))))
-    matching = sa.select(col(Component.id)).where(*conditions)
-    ids = list(
-        session.execute(matching.order_by(*order_by).offset(offset).limit(limit + 1)).scalars()
-    )
+    query = _Query.of(words, filters)
+    counts = _count_postings(session, query) if words else None
+    rarest = None
+    if counts is not None:
+        fewest = min(range(len(words)), key=counts.postings.__getitem__)
+        if counts.postings[fewest] < EXACT_LIMIT:
+            rarest = fewest
+    page, count = _matching_statements(query.kinds, query.filters, rarest, order)
+    ids = list(query.run(session, page, skip=offset, wanted=limit + 1).scalars())
     seen = offset + len(ids)
-    if counts and min(counts) >= EXACT_LIMIT:
+    if counts is not None and min(counts.postings) >= EXACT_LIMIT:
         # Counting the matches among all components could read them all.
-        return Hits(ids[:limit], _lower_bound(seen, words, where, whole), True)
-    counted = _capped_counts(session, [matching], TOTAL_LIMIT + 1)[0]
+        return Hits(ids[:limit], _lower_bound(seen, query, counts.whole), True)
+    counted = int(query.run(session, count, cap=TOTAL_LIMIT + 1).scalar_one())
     if counted <= TOTAL_LIMIT:
         return Hits(ids[:limit], max(counted, seen) if ids else counted, False)
     return Hits(ids[:limit], max(TOTAL_LIMIT, seen), True)

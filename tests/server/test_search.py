@@ -3,6 +3,7 @@ that does not grow with the number of matches (``hub_server.services.search``)."
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -395,6 +396,85 @@ def test_a_tier_of_one_posting_of_a_common_word_is_read_from_its_posting(
     if engine.dialect.name == "postgresql":
         # A walk of every component would read 3,000 entries of the popularity index.
         assert read < 300, f"{read} component index entries or rows read for one page"
+
+
+def _builders() -> dict[str, Any]:
+    """The statement builders of the search module that keep what they built."""
+    return {name: value for name, value in vars(search).items() if hasattr(value, "cache_info")}
+
+
+@contextmanager
+def _statements(engine: Engine) -> Iterator[list[str]]:
+    """The SQL of each statement run meanwhile."""
+    seen: list[str] = []
+
+    def grab(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        seen.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", grab)
+    try:
+        yield seen
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", grab)
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ({"q": "data"}, {"q": "load"}),
+        (
+            {"q": "data", "namespace": "ns", "tags": ["a"]},
+            {"q": "by", "namespace": "x", "tags": ["b"]},
+        ),
+        ({"q": "data loader", "hardware": "gpu"}, {"q": "by tag", "hardware": "gpu"}),
+        ({"q": "data", "sort": "pulls"}, {"q": "tool", "sort": "pulls"}),
+        ({"sort": "name", "is_fork": False}, {"sort": "name", "is_fork": False, "page": 2}),
+    ],
+    ids=["word", "filters", "two-words-gpu", "sorted", "listing"],
+)
+def test_a_search_of_a_known_shape_builds_no_statement(
+    ranked: Engine, settings: Settings, first: dict[str, Any], second: dict[str, Any]
+) -> None:
+    """Statements are built once per shape (the kinds of words, the filters set) and kept: a
+    search of other words and filter values of the same shape only binds its values."""
+    _search(ranked, settings, **first)
+    builders = _builders()
+    assert builders, "no statement builder keeps what it built"
+    built = {name: builder.cache_info().misses for name, builder in builders.items()}
+
+    _search(ranked, settings, **second)
+
+    assert {name: b.cache_info().misses for name, b in builders.items()} == built
+
+
+def test_a_search_asks_for_the_named_components_only_when_there_are_some(
+    ranked: Engine, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whether a component bears the words' name is counted with the postings, in the first
+    statement: a search looks up the named ones only when the count says there are any."""
+    monkeypatch.setattr(search, "EXACT_LIMIT", 2)  # both words are common: ranked by tiers
+    with _statements(ranked) as plain:
+        _search(ranked, settings, q="load")  # no component is named "load"
+    with _statements(ranked) as named:
+        _search(ranked, settings, q="data")
+
+    by_name = re.compile(r"WHERE components\.name = \S+\s*$")
+    assert not [s for s in plain if by_name.search(s)]
+    assert len([s for s in named if by_name.search(s)]) == 1
+
+
+def test_postgresql_connections_plan_without_parallel_workers(postgres_server_url: str) -> None:
+    """Set once per connection (a round trip per search before): the hub's statements are
+    index reads that stop at a page, worth less than starting parallel workers."""
+    engine = make_engine(postgres_server_url)
+    try:
+        with engine.connect() as conn:
+            show = sa.text("SHOW max_parallel_workers_per_gather")
+            assert conn.execute(show).scalar_one() == "0"
+            conn.rollback()  # not undone with the transaction it was set in
+            assert conn.execute(show).scalar_one() == "0"
+    finally:
+        engine.dispose()
 
 
 # ----------------------------------------------------------------------------- reindex

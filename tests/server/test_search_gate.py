@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -12,6 +14,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from hub_server.app import create_app
+from hub_server.deps import FairGate
 from hub_server.services import search
 from hub_server.services.components import ComponentService
 from hub_server.settings import Settings
@@ -58,3 +61,32 @@ def test_a_listing_gives_its_connection_back_before_it_leaves_the_gate(
             page = service.list_components(**query)
             assert [c.name for c in page.items] == ["train"]
             assert not session.in_transaction(), query
+
+
+def test_a_freed_slot_goes_to_the_longest_waiter() -> None:
+    """A holder that leaves and comes straight back queues behind those already waiting
+    (``threading.Semaphore`` lets it take the slot again: under a steady queue, some
+    requests lost that race for seconds)."""
+    gate = FairGate(1)
+    entered: list[str] = []
+
+    def take_turn(name: str) -> None:
+        with gate:
+            entered.append(name)
+
+    gate.__enter__()
+    waiters = []
+    for name in ("first", "second", "third"):
+        waiter = threading.Thread(target=take_turn, args=(name,))
+        waiter.start()
+        waiters.append(waiter)
+        deadline = time.monotonic() + 10
+        while gate.waiting < len(waiters):  # in the queue before the next one comes
+            assert time.monotonic() < deadline, "a waiter never queued"
+            time.sleep(0.001)
+    gate.__exit__(None, None, None)
+    take_turn("holder, back at once")
+    for waiter in waiters:
+        waiter.join(timeout=10)
+
+    assert entered == ["first", "second", "third", "holder, back at once"]
