@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -101,5 +102,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 def create_app_from_env() -> FastAPI:
-    """Factory for ``uvicorn --factory`` (each worker builds its app from the environment)."""
-    return create_app(Settings())
+    """Factory for ``uvicorn --factory`` (each worker builds its app from the environment).
+
+    What the process holds once the app is built (modules, the app, its routes and models:
+    most of its objects, and all of them for its life) is then moved out of the garbage
+    collector's view (``gc.freeze``). A full collection walks every object it can see and holds
+    the GIL meanwhile: at 100k components, 67 to 85 ms a worker answered nothing, twice in ten
+    seconds of searches; 4 to 12 ms after the freeze.
+    """
+    app = create_app(Settings())
+    gc.collect()  # what building left behind is collected, not kept for good
+    gc.freeze()
+    return app
