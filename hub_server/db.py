@@ -1,8 +1,8 @@
 """Engine creation, write transactions and migrations.
 
 SQLite gets WAL, a busy timeout and foreign keys; PostgreSQL a sized pool and no parallel
-workers. The schema is only
-ever changed by Alembic (:func:`migrate`); ``create_all`` is not used outside tests.
+workers. The schema is only ever changed by Alembic (:func:`migrate`); ``create_all`` is not
+used outside tests.
 
 SQLite has one writer at a time. Left to itself, a writer that finds the database locked sleeps
 in SQLite's busy handler with a growing back-off (up to 100 ms a try), so a burst of concurrent

@@ -529,8 +529,10 @@ class ComponentService:
                 code="invalid_request",
                 field="page",
             )
+        parent = None
         if fork_of is not None:
             parent_namespace, _, parent_name = fork_of.partition("/")
+            parent = (parent_namespace, parent_name)
         filters = search.Filters(
             namespace=namespace or None,
             category=category,
@@ -538,7 +540,7 @@ class ComponentService:
             hardware=hardware,
             accelerator=accelerator or None,
             max_memory=memory_limit,
-            fork_of=None if fork_of is None else (parent_namespace, parent_name),
+            fork_of=parent,
             is_fork=is_fork,
         )
 

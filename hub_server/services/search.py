@@ -203,6 +203,9 @@ class Filters:
         return params
 
 
+_NO_FILTERS = Filters().shape
+
+
 def filter_conditions(shape: FilterShape) -> list[sa.ColumnElement[bool]]:
     """Conditions on :class:`~hub_server.models.Component` for filters of this shape, their
     values bound parameters (:meth:`Filters.params`)."""
@@ -366,7 +369,7 @@ class _Query:
             params[f"w{i}"] = word
         params["joined"] = "-".join(words)
         shape = filters.shape
-        return cls(tuple(words), tuple(kinds), shape, bool(filter_conditions(shape)), params)
+        return cls(tuple(words), tuple(kinds), shape, shape != _NO_FILTERS, params)
 
     def run(self, session: Session, statement: Any, **values: Any) -> sa.Result[*_Row]:
         # On the session's connection: the ORM's layer has nothing to add to these selects.

@@ -299,18 +299,18 @@ def test_a_large_total_is_a_lower_bound(
 
 
 @contextmanager
-def _parameters(engine: Engine) -> Iterator[list[int]]:
-    """The number of bound parameters of each statement run meanwhile."""
-    counts: list[int] = []
+def _executed(engine: Engine) -> Iterator[list[tuple[str, Any]]]:
+    """The SQL and bound parameters of each statement run meanwhile."""
+    seen: list[tuple[str, Any]] = []
 
-    def count(_conn: Any, _cursor: Any, _statement: str, params: Any, *_: Any) -> None:
-        counts.append(len(params))
+    def grab(_conn: Any, _cursor: Any, statement: str, params: Any, *_: Any) -> None:
+        seen.append((statement, params))
 
-    sa.event.listen(engine, "before_cursor_execute", count)
+    sa.event.listen(engine, "before_cursor_execute", grab)
     try:
-        yield counts
+        yield seen
     finally:
-        sa.event.remove(engine, "before_cursor_execute", count)
+        sa.event.remove(engine, "before_cursor_execute", grab)
 
 
 @pytest.mark.parametrize(
@@ -340,7 +340,7 @@ def test_one_word_pages_are_ranked_by_the_database_without_id_lists(
     expected = ["c0", *(f"c{i}" for i in range(matching - 1, 0, -1))]
     gpu = ["c0", *(f"c{i}" for i in range(matching - 1, 0, -1) if i % 2 == 0)]
 
-    with _parameters(engine) as counts:
+    with _executed(engine) as executed:
         pages = [_search(engine, settings, q=query, page=n, per_page=25) for n in (1, 2, 3)]
         gpu_page = _search(engine, settings, q=query, hardware="gpu", per_page=25)
         beyond = _search(engine, settings, q=query, page=20, per_page=25)
@@ -353,7 +353,8 @@ def test_one_word_pages_are_ranked_by_the_database_without_id_lists(
         assert (gpu_page.total, beyond.total) == (len(gpu), matching)
     else:
         assert all(p.total >= 25 * n for n, p in enumerate(pages, 1))
-    assert max(counts) < 40, f"a statement carried {max(counts)} parameters"
+    most = max(len(params) for _, params in executed)
+    assert most < 40, f"a statement carried {most} parameters"
 
 
 def _component_reads(engine: Engine) -> int:
@@ -403,21 +404,6 @@ def _builders() -> dict[str, Any]:
     return {name: value for name, value in vars(search).items() if hasattr(value, "cache_info")}
 
 
-@contextmanager
-def _statements(engine: Engine) -> Iterator[list[str]]:
-    """The SQL of each statement run meanwhile."""
-    seen: list[str] = []
-
-    def grab(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        seen.append(statement)
-
-    sa.event.listen(engine, "before_cursor_execute", grab)
-    try:
-        yield seen
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", grab)
-
-
 @pytest.mark.parametrize(
     ("first", "second"),
     [
@@ -453,14 +439,14 @@ def test_a_search_asks_for_the_named_components_only_when_there_are_some(
     """Whether a component bears the words' name is counted with the postings, in the first
     statement: a search looks up the named ones only when the count says there are any."""
     monkeypatch.setattr(search, "EXACT_LIMIT", 2)  # both words are common: ranked by tiers
-    with _statements(ranked) as plain:
+    with _executed(ranked) as plain:
         _search(ranked, settings, q="load")  # no component is named "load"
-    with _statements(ranked) as named:
+    with _executed(ranked) as named:
         _search(ranked, settings, q="data")
 
     by_name = re.compile(r"WHERE components\.name = \S+\s*$")
-    assert not [s for s in plain if by_name.search(s)]
-    assert len([s for s in named if by_name.search(s)]) == 1
+    assert not [sql for sql, _ in plain if by_name.search(sql)]
+    assert len([sql for sql, _ in named if by_name.search(sql)]) == 1
 
 
 def test_postgresql_connections_plan_without_parallel_workers(postgres_server_url: str) -> None:
