@@ -398,6 +398,11 @@ def _word(i: int) -> sa.BindParameter[str]:
     return sa.bindparam(f"w{i}", type_=sa.String)
 
 
+def _upper(i: int) -> sa.BindParameter[str]:
+    """Word ``i``'s :func:`_successor`: the end of the terms it is a prefix of."""
+    return sa.bindparam(f"u{i}", type_=sa.String)
+
+
 def _word_condition(i: int, kind: str) -> sa.ColumnElement[bool]:
     """The terms word ``i`` matches: itself, or (a prefix) the range ``w <= term < u``, ``u``
     its :func:`_successor`."""
@@ -406,7 +411,7 @@ def _word_condition(i: int, kind: str) -> sa.ColumnElement[bool]:
         return term == _word(i)
     if kind == OPEN:
         return term >= _word(i)
-    return sa.and_(term >= _word(i), term < sa.bindparam(f"u{i}", type_=sa.String))
+    return sa.and_(term >= _word(i), term < _upper(i))
 
 
 def _term_level(i: int) -> sa.ColumnElement[int]:
@@ -445,7 +450,7 @@ def _postings(i: int, kind: str, level: int | None = None) -> list[sa.Select[Any
         # ``term != word`` condition would step over every posting of the whole word).
         longer = [term > _word(i)]
         if kind == PREFIX:
-            longer.append(term < sa.bindparam(f"u{i}", type_=sa.String))
+            longer.append(term < _upper(i))
         parts.append(sa.select(component_id).where(weight == level, *longer))
     return parts
 
