@@ -91,6 +91,30 @@ class Page(BaseModel, Generic[T]):
     per_page: int
 
 
+class SearchParams(BaseModel):
+    """The query of ``GET /api/v1/components``: one model, validated in one call (not one a
+    parameter), documented parameter by parameter all the same."""
+
+    q: str | None = None
+    namespace: str | None = None
+    category: str | None = None
+    tag: list[str] | None = Field(default=None, description="repeat for several (all must match)")
+    hardware: str | None = Field(default=None, description="gpu or cpu")
+    accelerator: str | None = Field(
+        default=None, description="a variant uses this accelerator model, e.g. nvidia-tesla-t4"
+    )
+    max_memory: str | None = Field(
+        default=None, description="a variant requests at most this memory, e.g. 16Gi"
+    )
+    fork_of: str | None = Field(default=None, description="only the forks of namespace/name")
+    fork: bool | None = Field(default=None, description="only forks (true) or no forks (false)")
+    sort: str | None = Field(
+        default=None, description="relevance, updated, created, name, forks, pulls"
+    )
+    page: int = 1
+    per_page: int = 20
+
+
 class ForkRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -16,6 +16,7 @@ from hub_server.schemas import (
     ErrorResponse,
     ForkRequest,
     Page,
+    SearchParams,
     TokenCreate,
     TokenPublic,
     UserCreate,
@@ -77,41 +78,21 @@ def publish(
 
 @router.get("/components", response_model=Page[ComponentPublic], summary="List and search")
 def list_components(
-    components: ComponentsDep,
-    q: str | None = None,
-    namespace: str | None = None,
-    category: str | None = None,
-    tag: Annotated[
-        list[str] | None, Query(description="repeat for several (all must match)")
-    ] = None,
-    hardware: Annotated[str | None, Query(description="gpu or cpu")] = None,
-    accelerator: Annotated[
-        str | None, Query(description="a variant uses this accelerator model, e.g. nvidia-tesla-t4")
-    ] = None,
-    max_memory: Annotated[
-        str | None, Query(description="a variant requests at most this memory, e.g. 16Gi")
-    ] = None,
-    fork_of: Annotated[str | None, Query(description="only the forks of namespace/name")] = None,
-    fork: Annotated[bool | None, Query(description="only forks (true) or no forks (false)")] = None,
-    sort: Annotated[
-        str | None, Query(description="relevance, updated, created, name, forks, pulls")
-    ] = None,
-    page: int = 1,
-    per_page: int = 20,
+    components: ComponentsDep, params: Annotated[SearchParams, Query()]
 ) -> Page[ComponentPublic]:
     return components.list_components(
-        q=q,
-        namespace=namespace,
-        category=category,
-        tags=tag or [],
-        hardware=hardware,
-        accelerator=accelerator,
-        max_memory=max_memory,
-        fork_of=fork_of,
-        is_fork=fork,
-        sort=sort,
-        page=page,
-        per_page=per_page,
+        q=params.q,
+        namespace=params.namespace,
+        category=params.category,
+        tags=params.tag or [],
+        hardware=params.hardware,
+        accelerator=params.accelerator,
+        max_memory=params.max_memory,
+        fork_of=params.fork_of,
+        is_fork=params.fork,
+        sort=params.sort,
+        page=params.page,
+        per_page=params.per_page,
     )
 
 

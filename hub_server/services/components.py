@@ -61,7 +61,20 @@ SORTS = tuple(search.ORDERS)
 HARDWARE_FILTERS = ("gpu", "cpu")
 MAX_PER_PAGE = 100
 MAX_RANGE_LENGTH = 256
-_BY_IDS = select(Component).where(col(Component.id).in_(sa.bindparam("ids", expanding=True)))
+_PAGE_COLUMNS: list[Any] = [
+    col(c)
+    for c in (
+        Component.id, Component.namespace, Component.name, Component.description,
+        Component.category, Component.tags, Component.latest_version, Component.versions_count,
+        Component.hardware_variants, Component.has_gpu, Component.has_cpu_only,
+        Component.forks_count, Component.pulls, Component.parent_ref, Component.parent_digest,
+        Component.created_at, Component.updated_at,
+    )
+]  # fmt: skip
+"""What a listing shows of a component (not ``search_text``)."""
+_BY_IDS = sa.select(*_PAGE_COLUMNS).where(
+    col(Component.id).in_(sa.bindparam("ids", expanding=True))
+)
 
 
 @dataclass(frozen=True)
@@ -563,8 +576,10 @@ class ComponentService:
                     offset=offset,
                     limit=per_page,
                 )
-            # Full rows for the page only.
-            rows = {row.id: row for row in self.session.scalars(_BY_IDS, {"ids": hits.ids})}
+            # The page's rows only, as plain rows: ORM objects cost more to build (and to expire
+            # at the rollback below) than the whole page's SQL.
+            connection = self.session.connection()
+            rows = {row.id: row for row in connection.execute(_BY_IDS, {"ids": hits.ids})}
             result = Page[ComponentPublic](
                 items=[self._component_public(rows[i]) for i in hits.ids],
                 total=hits.total,
@@ -1053,7 +1068,7 @@ class ComponentService:
         for tag in sorted(tags - stored):
             self.session.add(ComponentTag(component_id=component_id, tag=tag))
 
-    def _component_public(self, component: Component) -> ComponentPublic:
+    def _component_public(self, component: Component | sa.Row[Any]) -> ComponentPublic:
         parent = (
             ParentPublic(ref=component.parent_ref, digest=component.parent_digest)
             if component.parent_ref

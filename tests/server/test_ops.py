@@ -95,6 +95,22 @@ def test_openapi_lists_every_contract_route(client: TestClient) -> None:
     assert client.get("/docs").status_code == 200
 
 
+def test_openapi_documents_each_search_parameter(client: TestClient) -> None:
+    """The search's query is one model (validated in one call), still documented field by
+    field: a client generated from the spec sees the same parameters."""
+    get = client.get("/openapi.json").json()["paths"]["/api/v1/components"]["get"]
+    parameters = {p["name"]: p for p in get["parameters"]}
+
+    assert set(parameters) == {
+        "q", "namespace", "category", "tag", "hardware", "accelerator", "max_memory",
+        "fork_of", "fork", "sort", "page", "per_page",
+    }  # fmt: skip
+    assert all(p["in"] == "query" and not p["required"] for p in parameters.values())
+    tag = parameters["tag"]["schema"]["anyOf"][0]
+    assert tag == {"type": "array", "items": {"type": "string"}}
+    assert parameters["hardware"]["description"] == "gpu or cpu"
+
+
 def test_request_id_is_echoed(client: TestClient) -> None:
     response = client.get("/healthz", headers={"X-Request-ID": "abc123"})
 

@@ -449,6 +449,37 @@ def test_a_search_asks_for_the_named_components_only_when_there_are_some(
     assert len([sql for sql, _ in named if by_name.search(sql)]) == 1
 
 
+def test_a_page_is_read_as_plain_rows_of_what_a_listing_shows(
+    ranked: Engine, settings: Settings
+) -> None:
+    """The page's components are plain rows, not ORM objects (building and then expiring
+    twenty of them cost more than the page's SQL), without the index text no listing shows;
+    and the page shows them all the same."""
+    loaded: list[Any] = []
+
+    def on_load(target: Any, _context: Any) -> None:
+        loaded.append(target)
+
+    sa.event.listen(Component, "load", on_load)
+    try:
+        with _executed(ranked) as statements:
+            page = _search(ranked, settings, q="data")
+    finally:
+        sa.event.remove(Component, "load", on_load)
+
+    assert page.items
+    assert not loaded
+    assert not [sql for sql, _ in statements if "search_text" in sql]
+    with Session(ranked) as session:
+        stored = {c.name: c for c in session.exec(sa.select(Component)).scalars()}
+    for item in page.items:
+        component = stored[item.name]
+        assert item.tags == component.tags
+        assert item.hardware_variants == component.hardware_variants
+        assert item.updated_at == component.updated_at
+        assert item.pulls == component.pulls
+
+
 def test_postgresql_connections_plan_without_parallel_workers(postgres_server_url: str) -> None:
     """Set once per connection (a round trip per search before): the hub's statements are
     index reads that stop at a page, worth less than starting parallel workers."""
