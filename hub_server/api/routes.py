@@ -7,6 +7,7 @@ import hashlib
 from typing import Annotated
 
 from fastapi import APIRouter, File, Header, Query, Response, UploadFile, status
+from starlette.concurrency import run_in_threadpool
 
 from hub_server.deps import AuthDep, ComponentsDep, CurrentUser, StateDep
 from hub_server.errors import PayloadTooLarge
@@ -77,10 +78,13 @@ def publish(
 
 
 @router.get("/components", response_model=Page[ComponentPublic], summary="List and search")
-def list_components(
+async def list_components(
     components: ComponentsDep, params: Annotated[SearchParams, Query()]
 ) -> Page[ComponentPublic]:
-    return components.list_components(
+    # An async route that sends the search to the pool itself: FastAPI runs a sync route there,
+    # then sends its answer there again to be checked against the response model (two trips).
+    return await run_in_threadpool(
+        components.list_components,
         q=params.q,
         namespace=params.namespace,
         category=params.category,

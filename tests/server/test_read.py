@@ -6,6 +6,7 @@ import hashlib
 from collections.abc import Callable
 from pathlib import Path
 
+import anyio.to_thread
 import httpx
 import pytest
 from fastapi.testclient import TestClient
@@ -147,6 +148,25 @@ def test_non_integer_page_is_a_validation_error(catalogue: TestClient) -> None:
 
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "validation_error"
+
+
+def test_a_search_takes_one_trip_to_the_thread_pool(
+    catalogue: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The search runs in the pool (it can take long; the event loop serves resolves meanwhile)
+    and its answer is checked on the loop: a sync route would take a second trip for that."""
+    trips: list[object] = []
+    run_sync = anyio.to_thread.run_sync
+
+    async def counted(function: Callable[..., object], *args: object, **kwargs: object) -> object:
+        trips.append(function)
+        return await run_sync(function, *args, **kwargs)
+
+    monkeypatch.setattr(anyio.to_thread, "run_sync", counted)
+    response = catalogue.get(API, params={"q": "xgboost"}, headers={"Cache-Control": "no-cache"})
+
+    assert _names(response) == ["alice/train-xgboost"]
+    assert len(trips) == 1
 
 
 def test_component_detail(catalogue: TestClient) -> None:
