@@ -32,7 +32,7 @@ from hub_server.schemas import (
 # Reads of one row (component, versions, resolve, component.yaml) are async routes calling the
 # service directly: a short indexed query on the event loop costs less than a hop through the
 # thread pool. Calls that can take long or leave the machine (search, publish, archive bytes that
-# may come from S3, writes) stay sync routes and run in the pool.
+# may come from S3, writes) run in the pool: sync routes, but search sends itself there (below).
 router = APIRouter(prefix="/api/v1", responses={"4XX": {"model": ErrorResponse}})
 
 IMMUTABLE = "public, max-age=31536000, immutable"
