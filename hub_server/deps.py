@@ -80,6 +80,21 @@ class AppState:
     publishes meant 16 threads per worker contending for the GIL, and the one holding
     SQLite's write lock got a sixteenth of it."""
 
+    def session(self) -> Session:
+        """A new session on the engine: the only way requests open one (a ``with`` closes it)."""
+        return Session(self.engine, expire_on_commit=False)
+
+    def components(self, session: Session) -> ComponentService:
+        """The component service of a request, on ``session``."""
+        return ComponentService(
+            session,
+            self.storage,
+            self.settings.archive_limits,
+            images=self.images,
+            search_gate=self.search_gate,
+            publish_gate=self.publish_gate,
+        )
+
 
 # The dependencies of every route are async: FastAPI runs sync dependencies in its thread
 # pool, which costs more than the short work they do (see bench/README.md).
@@ -94,7 +109,7 @@ StateDep = Annotated[AppState, Depends(get_state)]
 
 
 async def get_session(state: StateDep) -> AsyncIterator[Session]:
-    with Session(state.engine, expire_on_commit=False) as session:
+    with state.session() as session:
         yield session
 
 
@@ -102,14 +117,7 @@ SessionDep = Annotated[Session, Depends(get_session)]
 
 
 async def get_components(session: SessionDep, state: StateDep) -> ComponentService:
-    return ComponentService(
-        session,
-        state.storage,
-        state.settings.archive_limits,
-        images=state.images,
-        search_gate=state.search_gate,
-        publish_gate=state.publish_gate,
-    )
+    return state.components(session)
 
 
 ComponentsDep = Annotated[ComponentService, Depends(get_components)]

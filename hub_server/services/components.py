@@ -60,6 +60,9 @@ DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 SORTS = tuple(search.ORDERS)
 HARDWARE_FILTERS = ("gpu", "cpu")
 MAX_PER_PAGE = 100
+MAX_PAGE = 10_000
+"""The deepest page a listing serves: an offset past the database's integers was a 500, and a
+page deeper than any catalogue has is read (and skipped) row by row."""
 MAX_RANGE_LENGTH = 256
 _PAGE_COLUMNS: list[Any] = [
     col(c)
@@ -536,9 +539,10 @@ class ComponentService:
             raise BadRequest(
                 f"unknown sort {sort!r}", code="invalid_request", field="sort", allowed=list(SORTS)
             )
-        if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:
+        if not 1 <= page <= MAX_PAGE or not 1 <= per_page <= MAX_PER_PAGE:
             raise BadRequest(
-                f"page must be ≥ 1 and per_page between 1 and {MAX_PER_PAGE}",
+                f"page must be between 1 and {MAX_PAGE:,} and per_page between 1 and"
+                f" {MAX_PER_PAGE}",
                 code="invalid_request",
                 field="page",
             )

@@ -195,6 +195,7 @@ def test_pagination_keeps_the_filters(seeded: TestClient, monkeypatch: pytest.Mo
         ("sort=random", "unknown sort 'random'"),
         ("page=0", "page must be a whole number"),
         ("page=two", "page must be a whole number"),
+        ("page=100000000000000000000", "page must be between 1 and 10,000"),  # was a 500
     ],
 )
 def test_a_bad_filter_is_an_html_400_page(seeded: TestClient, query: str, message: str) -> None:
