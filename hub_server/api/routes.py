@@ -10,7 +10,7 @@ from fastapi import APIRouter, File, Header, Query, Request, Response, UploadFil
 from starlette.concurrency import run_in_threadpool
 
 from hub_server.api.query import openapi_parameters, read_query
-from hub_server.deps import AppState, AuthDep, ComponentsDep, CurrentUser, StateDep
+from hub_server.deps import AppState, AuthDep, ComponentsDep, CurrentUser, StateDep, get_state
 from hub_server.errors import PayloadTooLarge
 from hub_server.schemas import (
     ComponentDetail,
@@ -90,7 +90,7 @@ async def list_components(request: Request) -> Response:
     # writes the JSON (the page is built from validated models: checking it again against the
     # response model, as FastAPI does with a returned model, would redo that work).
     params = read_query(SearchParams, request)
-    state: AppState = request.app.state.hub
+    state = await get_state(request)
     body = await run_in_threadpool(_search, state, params)
     return Response(body, media_type="application/json")
 

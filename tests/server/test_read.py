@@ -157,8 +157,9 @@ def test_non_integer_page_is_a_validation_error(catalogue: TestClient) -> None:
 def test_a_search_takes_one_trip_to_the_thread_pool(
     catalogue: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The search runs in the pool (it can take long; the event loop serves resolves meanwhile)
-    and its answer is checked on the loop: a sync route would take a second trip for that."""
+    """The search runs in the pool (it can take long; the event loop serves resolves meanwhile),
+    in one trip that also writes its JSON: a sync route returning the page took a second trip
+    for FastAPI to check it against the response model."""
     trips: list[object] = []
     run_sync = anyio.to_thread.run_sync
 
