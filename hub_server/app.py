@@ -78,7 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         storage=storage,
         images=images,
         pulls=pulls,
-        search_gate=FairGate(settings.search_concurrency),
+        search_gate=FairGate(settings.search_slots(engine.dialect.name)),
         publish_gate=FairGate(settings.publish_concurrency),
     )
     app.state.metrics = ops.Metrics()

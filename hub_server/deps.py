@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import collections
+import contextlib
 import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -20,18 +22,51 @@ from hub_server.settings import Settings
 from hub_server.storage import BlobStorage
 
 
+class _Turn:
+    """An event-loop task waiting in a :class:`FairGate`: woken on its own loop."""
+
+    __slots__ = ("future", "loop")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.future: asyncio.Future[None] = loop.create_future()
+
+    def release(self) -> None:
+        """Hand this waiter its slot (from any thread)."""
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is self.loop:
+            _wake(self.future)
+        else:
+            self.loop.call_soon_threadsafe(_wake, self.future)
+
+
+def _wake(future: asyncio.Future[None]) -> None:
+    if not future.done():  # a waiter cancelled after its slot was handed on passes it on
+        future.set_result(None)
+
+
 class FairGate:
     """At most ``slots`` holders at once, let in strictly in the order they came.
 
     ``threading.Semaphore`` lets a thread that arrives as a slot frees up take it before the
     threads already waiting (whom ``release`` only wakes): under a steady queue some requests
     lose that race again and again. Here a freed slot is handed to the longest waiter.
+
+    Threads take a slot with ``with gate:``; event-loop tasks with ``async with gate.turn():``,
+    in the same queue. A task waits on its loop, holding no thread: a route that takes its turn
+    before its trip to the thread pool keeps the pool's threads for work that can run. (With
+    every search waiting in a thread, 32 connections kept 30 threads parked in the gate, and
+    each handover woke a thread that then queued for the GIL behind the event loop: one
+    worker answered 330 uncached searches/s in process against 470 with the wait on the loop.)
     """
 
     def __init__(self, slots: int) -> None:
         self._lock = threading.Lock()
         self._free = slots
-        self._waiting: collections.deque[threading.Lock] = collections.deque()
+        self._waiting: collections.deque[threading.Lock | _Turn] = collections.deque()
 
     @property
     def waiting(self) -> int:
@@ -49,6 +84,36 @@ class FairGate:
         turn.acquire()  # released by the holder that hands its slot over
 
     def __exit__(self, *_exc: object) -> None:
+        self._hand_over()
+
+    @contextlib.asynccontextmanager
+    async def turn(self) -> AsyncIterator[None]:
+        """Hold a slot for the ``async with`` block, waiting for it on the event loop."""
+        await self._take()
+        try:
+            yield
+        finally:
+            self._hand_over()
+
+    async def _take(self) -> None:
+        with self._lock:
+            if self._free and not self._waiting:
+                self._free -= 1
+                return
+            waiter = _Turn(asyncio.get_running_loop())
+            self._waiting.append(waiter)
+        try:
+            await waiter.future
+        except BaseException:  # cancelled while waiting
+            with self._lock:
+                handed = waiter not in self._waiting
+                if not handed:
+                    self._waiting.remove(waiter)
+            if handed:  # the slot was ours already: the next waiter gets it
+                self._hand_over()
+            raise
+
+    def _hand_over(self) -> None:
         with self._lock:
             if self._waiting:
                 self._waiting.popleft().release()
@@ -68,12 +133,13 @@ class AppState:
     pulls: PullCounter
     search_gate: FairGate
     """At most ``HUB_SEARCH_CONCURRENCY`` listings and searches of this worker read the index
-    at once; the others wait their turn. Search is CPU work under one GIL: more at once only
-    contend (measured at 100k components, 32 connections, 2 workers: 116 → 149 searches/s,
-    p99 917 → 850 ms; with a hardware filter 90 → 117/s, p99 1,179 → 641 ms). They are let in
-    in the order they came (:class:`FairGate`): with ``threading.Semaphore`` the p99 of searches
-    past the read cache was 363 ms against a p50 of 67 ms; in order, 140 ms against 81 ms
-    (SQLite, same load)."""
+    at once; the others wait their turn. On SQLite, search is CPU work in the worker, under
+    one GIL: more at once only contend (measured at 100k components, 32 connections, 2
+    workers: 116 → 149 searches/s, p99 917 → 850 ms; with a hardware filter 90 → 117/s, p99
+    1,179 → 641 ms); on PostgreSQL the statements run in the database's processes, and more
+    at once keep both busy (``Settings.search_slots``). They are let in in the order they came
+    (:class:`FairGate`): with ``threading.Semaphore`` the p99 of searches past the read cache
+    was 363 ms against a p50 of 67 ms; in order, 140 ms against 81 ms (SQLite, same load)."""
     publish_gate: FairGate
     """At most ``HUB_PUBLISH_CONCURRENCY`` publishes of this worker validate or write at once
     (their waits on registries and blob storage are outside it). Without it, 32 concurrent
@@ -84,14 +150,19 @@ class AppState:
         """A new session on the engine: the only way requests open one (a ``with`` closes it)."""
         return Session(self.engine, expire_on_commit=False)
 
-    def components(self, session: Session) -> ComponentService:
-        """The component service of a request, on ``session``."""
+    def components(self, session: Session, *, holds_search_turn: bool = False) -> ComponentService:
+        """The component service of a request, on ``session``.
+
+        ``holds_search_turn``: the caller already holds a turn of ``search_gate`` for as long
+        as it uses the service (the API's search route takes it on the event loop), so the
+        service's listings take none of their own.
+        """
         return ComponentService(
             session,
             self.storage,
             self.settings.archive_limits,
             images=self.images,
-            search_gate=self.search_gate,
+            search_gate=None if holds_search_turn else self.search_gate,
             publish_gate=self.publish_gate,
         )
 

@@ -44,8 +44,12 @@ class Settings(BaseSettings):
 
     pull_flush_seconds: float = 1.0
     """Each worker writes its download counts this often (0: on every download)."""
-    search_concurrency: int = Field(default=2, ge=1)
-    """Listings and searches a worker runs at once (the rest queue; see ``AppState``)."""
+    search_concurrency: int | None = Field(default=None, ge=1)
+    """Listings and searches a worker runs at once (the rest queue; see ``AppState``). By
+    default 2 on SQLite, whose statements run in the worker's own threads, and 6 on PostgreSQL,
+    whose statements run in the database's processes while the worker waits on the network
+    (one worker at 100k components, 32 connections: 2, 4, 6, 8 and 12 at once answered about
+    280, 320, 350, 340 and 345 uncached searches/s, p99 lowest at 6)."""
     publish_concurrency: int = Field(default=2, ge=1)
     """Publishes a worker validates and writes at once (the rest queue; see ``AppState``)."""
     read_cache_mb: int = 16
@@ -67,6 +71,12 @@ class Settings(BaseSettings):
     """``json`` (one object per line, for log shippers) or ``text`` (for a terminal)."""
     db_pool_size: int = 10
     db_echo: bool = False
+
+    def search_slots(self, dialect: str) -> int:
+        """How many listings and searches a worker runs at once on a database of ``dialect``."""
+        if self.search_concurrency is not None:
+            return self.search_concurrency
+        return 6 if dialect == "postgresql" else 2
 
     @cached_property
     def resolved_database_url(self) -> str:

@@ -86,18 +86,20 @@ def publish(
 )
 async def list_components(request: Request) -> Response:
     # The busiest uncached read, kept lean: its query read as one model (not field by field),
-    # no dependencies to solve, and one trip to the pool that opens the session, searches and
-    # writes the JSON (the page is built from validated models: checking it again against the
-    # response model, as FastAPI does with a returned model, would redo that work).
+    # no dependencies to solve, its turn at the search gate awaited on the event loop (not in
+    # a thread of the pool, see FairGate), and one trip to the pool that opens the session,
+    # searches and writes the JSON (the page is built from validated models: checking it again
+    # against the response model, as FastAPI does with a returned model, would redo that work).
     params = read_query(SearchParams, request)
     state = await get_state(request)
-    body = await run_in_threadpool(_search, state, params)
+    async with state.search_gate.turn():
+        body = await run_in_threadpool(_search, state, params)
     return Response(body, media_type="application/json")
 
 
 def _search(state: AppState, params: SearchParams) -> bytes:
     with state.session() as session:
-        page = state.components(session).list_components(
+        page = state.components(session, holds_search_turn=True).list_components(
             q=params.q,
             namespace=params.namespace,
             category=params.category,

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
 import httpx
 import pytest
 from fastapi.testclient import TestClient
@@ -90,3 +93,115 @@ def test_a_freed_slot_goes_to_the_longest_waiter() -> None:
         waiter.join(timeout=10)
 
     assert entered == ["first", "second", "third", "holder, back at once"]
+
+
+def test_a_search_waiting_for_its_turn_holds_no_thread_of_the_pool(
+    app: Any, client: TestClient, alice: dict[str, str], publish: Publish
+) -> None:
+    """The API's search waits for its turn on the event loop: with the waits in threads, 32
+    connections kept 30 of the pool's threads parked in the gate, each woken in turn only to
+    queue for the GIL behind the event loop."""
+    assert publish("alice", alice).status_code == 201
+    gate: FairGate = app.state.hub.search_gate
+    slots = app.state.hub.settings.search_slots(app.state.hub.engine.dialect.name)
+    waiters = 4
+
+    async def search_while_the_gate_is_full() -> tuple[list[int], int]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://hub") as hub:
+            for _ in range(slots):
+                gate.__enter__()
+            searches = [
+                asyncio.ensure_future(hub.get("/api/v1/components", params={"q": "train"}))
+                for _ in range(waiters)
+            ]
+            deadline = time.monotonic() + 10
+            while gate.waiting < waiters:
+                assert time.monotonic() < deadline, f"{gate.waiting} of {waiters} searches queued"
+                await asyncio.sleep(0.005)
+            busy = anyio.to_thread.current_default_thread_limiter().borrowed_tokens
+            for _ in range(slots):
+                gate.__exit__(None, None, None)
+            answers = await asyncio.gather(*searches)
+            return [answer.status_code for answer in answers], busy
+
+    statuses, busy = asyncio.run(search_while_the_gate_is_full())
+    assert statuses == [200] * waiters
+    assert busy == 0
+
+
+def test_threads_and_tasks_wait_in_one_queue_in_the_order_they_came() -> None:
+    gate = FairGate(1)
+    entered: list[str] = []
+
+    def thread_turn(name: str) -> None:
+        with gate:
+            entered.append(name)
+
+    async def scenario() -> None:
+        async def task_turn(name: str) -> None:
+            async with gate.turn():
+                entered.append(name)
+                await asyncio.sleep(0)
+
+        async def queued(count: int) -> None:
+            deadline = time.monotonic() + 10
+            while gate.waiting < count:
+                assert time.monotonic() < deadline, "a waiter never queued"
+                await asyncio.sleep(0.001)
+
+        gate.__enter__()
+        first = asyncio.ensure_future(task_turn("task 1"))
+        await queued(1)
+        thread = threading.Thread(target=thread_turn, args=("thread",))
+        thread.start()
+        await queued(2)
+        second = asyncio.ensure_future(task_turn("task 2"))
+        await queued(3)
+        gate.__exit__(None, None, None)
+        await asyncio.gather(first, second)
+        await asyncio.to_thread(thread.join, 10)
+
+    asyncio.run(scenario())
+    assert entered == ["task 1", "thread", "task 2"]
+    assert gate.waiting == 0
+
+
+def test_a_cancelled_waiter_leaves_the_queue_or_passes_on_the_turn_it_was_handed() -> None:
+    gate = FairGate(1)
+
+    async def scenario() -> list[str]:
+        entered: list[str] = []
+
+        async def task_turn(name: str) -> None:
+            async with gate.turn():
+                entered.append(name)
+
+        async with gate.turn():
+            leaving = asyncio.ensure_future(task_turn("cancelled while waiting"))
+            handed = asyncio.ensure_future(task_turn("cancelled as its turn came"))
+            last = asyncio.ensure_future(task_turn("last"))
+            while gate.waiting < 3:
+                await asyncio.sleep(0)
+            leaving.cancel()
+            await asyncio.gather(leaving, return_exceptions=True)
+            assert gate.waiting == 2
+        # The holder has handed its slot to the next waiter; that waiter is cancelled before it
+        # runs, and must hand the slot on rather than keep it.
+        handed.cancel()
+        await asyncio.wait_for(asyncio.gather(handed, last, return_exceptions=True), 10)
+        async with asyncio.timeout(10):
+            async with gate.turn():  # the slot is free again
+                entered.append("after")
+        return entered
+
+    assert asyncio.run(scenario()) == ["last", "after"]
+    assert gate.waiting == 0
+
+
+def test_search_slots_default_by_database(tmp_path: Path) -> None:
+    """SQLite's statements run in the worker's threads, PostgreSQL's in its own processes."""
+    assert Settings(data_dir=tmp_path).search_slots("sqlite") == 2
+    assert Settings(data_dir=tmp_path).search_slots("postgresql") == 6
+    chosen = Settings(data_dir=tmp_path, search_concurrency=3)
+    assert (chosen.search_slots("sqlite"), chosen.search_slots("postgresql")) == (3, 3)
