@@ -54,7 +54,7 @@ def _etag_matches(if_none_match: str | None, etag: str) -> bool:
     response_model=VersionPublic,
     summary="Publish a version (multipart field 'archive': the package .tar.gz)",
 )
-def publish(
+async def publish(
     namespace: str,
     name: str,
     archive: Annotated[UploadFile, File(description="the package archive (.tar.gz)")],
@@ -64,14 +64,20 @@ def publish(
     response: Response,
 ) -> VersionPublic:
     limit = state.settings.max_archive_bytes
-    data = archive.file.read(limit + 1)
+    data = await archive.read(limit + 1)
     if len(data) > limit:
         raise PayloadTooLarge(
             f"the archive is larger than the hub's limit of {limit} bytes",
             code="archive_too_large",
             limit=limit,
         )
-    published = components.publish(user, namespace, name, data)
+    # The steps of ComponentService.publish, each in the thread pool, with the publish turns
+    # awaited here on the event loop, not in a thread (see FairGate).
+    async with state.publish_gate.turn():
+        pending = await run_in_threadpool(components.check_publish, user, namespace, name, data)
+    images = await run_in_threadpool(components.store_publish, pending)
+    async with state.publish_gate.turn():
+        published = await run_in_threadpool(components.write_publish, pending, images)
     response.headers["Location"] = (
         f"/api/v1/components/{namespace}/{name}/versions/{published.version}"
     )

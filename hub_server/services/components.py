@@ -94,6 +94,20 @@ class ValidatedPackage:
     data: bytes
 
 
+@dataclass(frozen=True)
+class PendingPublish:
+    """A checked publish between its steps (:meth:`ComponentService.check_publish`)."""
+
+    principal: Principal
+    namespace: str
+    name: str
+    namespace_exists: bool
+    package: ValidatedPackage
+    manifest: dict[str, Any]
+    terms: dict[str, int]
+    """The version's index terms (:func:`search.version_terms`)."""
+
+
 class _Unset:
     """Marks an argument the caller did not give (None is a meaningful value)."""
 
@@ -669,34 +683,64 @@ class ComponentService:
 
         Order: ownership → validation (nothing stored) → blob (idempotent) → one transaction
         that claims the namespace if needed and inserts the version under a unique constraint.
+        The three steps are also :meth:`check_publish`, :meth:`store_publish` and
+        :meth:`write_publish`, for a caller that waits for its publish turns itself (the API
+        route waits on the event loop); this method takes them under ``publish_gate``.
 
         Raises:
             Forbidden: the namespace belongs to someone else.
             InvalidPackage / PayloadTooLarge: the package is refused; nothing is stored.
             Conflict: ``version_exists``, whatever the bytes.
         """
-        self._check_names(namespace, name)
         # CPU work runs under the publish gate; network waits (registries, S3) do not.
         with self.publish_gate:
-            namespace_exists = self.auth.check_can_write(principal, namespace)
-            package = validate_package(data, namespace=namespace, name=name, limits=self.limits)
-            ref = f"{namespace}/{name}@{package.version}"
-            component = self._find_component(namespace, name)
-            if component is not None and self._has_version(component, package.version):
-                raise self._version_exists(ref)
-            # Everything slow happens before the write transaction: on SQLite every other
-            # writer waits while it runs.
-            manifest = package.manifest.model_dump(mode="json", exclude_none=True)
-            terms = search.version_terms(
-                namespace=namespace, name=name, manifest=manifest, readme=package.readme
-            )
-        images = self._pin_images(package)
+            pending = self.check_publish(principal, namespace, name, data)
+        images = self.store_publish(pending)
+        with self.publish_gate:
+            return self.write_publish(pending, images)
+
+    def check_publish(
+        self, principal: Principal, namespace: str, name: str, data: bytes
+    ) -> PendingPublish:
+        """A publish's first step (CPU, no write): may ``principal`` write there, is the
+        package valid, is its version new. Raises as :meth:`publish` does."""
+        self._check_names(namespace, name)
+        namespace_exists = self.auth.check_can_write(principal, namespace)
+        package = validate_package(data, namespace=namespace, name=name, limits=self.limits)
+        ref = f"{namespace}/{name}@{package.version}"
+        component = self._find_component(namespace, name)
+        if component is not None and self._has_version(component, package.version):
+            raise self._version_exists(ref)
+        # Everything slow happens before the write transaction: on SQLite every other writer
+        # waits while it runs.
+        manifest = package.manifest.model_dump(mode="json", exclude_none=True)
+        terms = search.version_terms(
+            namespace=namespace, name=name, manifest=manifest, readme=package.readme
+        )
+        return PendingPublish(
+            principal, namespace, name, namespace_exists, package, manifest, terms
+        )
+
+    def store_publish(self, pending: PendingPublish) -> list[ImageResolution]:
+        """A publish's second step (network): pin its images, store its package's blob."""
+        images = self._pin_images(pending.package)
+        self.storage.put(pending.package.digest, pending.package.data)
+        return images
+
+    def write_publish(
+        self, pending: PendingPublish, images: list[ImageResolution]
+    ) -> VersionPublic:
+        """A publish's last step: the one transaction that adds the version."""
+        principal, namespace, name = pending.principal, pending.namespace, pending.name
+        package, manifest = pending.package, pending.manifest
+        ref = f"{namespace}/{name}@{package.version}"
         main_image = next((i for i in images if i.ref == package.image), None)
-        self.storage.put(package.digest, package.data)
         try:
-            with self.publish_gate, write_transaction(self.session):
+            with write_transaction(self.session):
                 # Claimed by someone else since the check above: Forbidden now, as it would be.
-                if not namespace_exists and not self.auth.check_can_write(principal, namespace):
+                if not pending.namespace_exists and not self.auth.check_can_write(
+                    principal, namespace
+                ):
                     self.auth.claim(principal, namespace)
                 component = self._find_component(namespace, name, for_update=True)
                 if component is None:
@@ -730,7 +774,7 @@ class ComponentService:
                 )
                 self.session.add(row)
                 self.session.flush()
-                self._refresh_latest(component, published=row, published_terms=terms)
+                self._refresh_latest(component, published=row, published_terms=pending.terms)
                 component.versions_count += 1  # in the UPDATE _refresh_latest began
                 component.updated_at = utcnow()
                 self._bump_catalog()

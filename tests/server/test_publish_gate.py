@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
+import anyio.to_thread
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from hub_server.app import create_app
+from hub_server.deps import FairGate
 from hub_server.services import components
 from hub_server.settings import Settings
 from tests.concurrency import MostAtOnce
@@ -49,3 +55,44 @@ def test_publishes_beyond_the_limit_wait_their_turn(
     assert codes == [201] * 6
     assert sorted(versions) == [f"1.{i}.0" for i in range(6)]
     assert counted.most == slots
+
+
+def test_a_publish_waiting_for_its_turn_holds_no_thread_of_the_pool(
+    tmp_path: Path, app: Any, client: TestClient, alice: dict[str, str]
+) -> None:
+    """The API's publish waits for its turns on the event loop, as the search does (see
+    tests/server/test_search_gate.py): not parked in threads of the pool."""
+    gate: FairGate = app.state.hub.publish_gate
+    slots = app.state.hub.settings.publish_concurrency
+    packages = [pack_package(tmp_path / f"p{i}", version=f"1.{i}.0") for i in range(4)]
+
+    async def publish_while_the_gate_is_full() -> tuple[list[int], int]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://hub") as hub:
+            for _ in range(slots):
+                gate.__enter__()
+            publishes = [
+                asyncio.ensure_future(
+                    hub.post(
+                        "/api/v1/components/alice/train/versions",
+                        files={"archive": ("train.tar.gz", data, "application/gzip")},
+                        headers=alice,
+                    )
+                )
+                for data in packages
+            ]
+            deadline = time.monotonic() + 10
+            while gate.waiting < len(packages):
+                assert time.monotonic() < deadline, f"{gate.waiting} publishes queued"
+                await asyncio.sleep(0.005)
+            busy = anyio.to_thread.current_default_thread_limiter().borrowed_tokens
+            for _ in range(slots):
+                gate.__exit__(None, None, None)
+            answers = await asyncio.gather(*publishes)
+            return [answer.status_code for answer in answers], busy
+
+    statuses, busy = asyncio.run(publish_while_the_gate_is_full())
+    assert statuses == [201] * len(packages)
+    assert busy == 0
+    versions = [v["version"] for v in client.get("/api/v1/components/alice/train/versions").json()]
+    assert sorted(versions) == [f"1.{i}.0" for i in range(4)]
