@@ -46,10 +46,10 @@ class Settings(BaseSettings):
     """Each worker writes its download counts this often (0: on every download)."""
     search_concurrency: int | None = Field(default=None, ge=1)
     """Listings and searches a worker runs at once (the rest queue; see ``AppState``). By
-    default 2 on SQLite, whose statements run in the worker's own threads, and 6 on PostgreSQL,
-    whose statements run in the database's processes while the worker waits on the network
-    (one worker at 100k components, 32 connections: 2, 4, 6, 8 and 12 at once answered about
-    280, 320, 350, 340 and 345 uncached searches/s, p99 lowest at 6)."""
+    default 2 on SQLite, whose statements run in the worker's own threads (3 at once: 487
+    uncached searches/s against 504, one worker at 100k components, 32 concurrent requests in
+    process), and 6 on PostgreSQL, whose statements run in the database's processes while the
+    worker waits on the network (226-274 searches/s with 2, 300-304 with 6, same load)."""
     publish_concurrency: int = Field(default=2, ge=1)
     """Publishes a worker validates and writes at once (the rest queue; see ``AppState``)."""
     read_cache_mb: int = 16

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
+from collections.abc import Awaitable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import anyio.to_thread
 import httpx
 import pytest
 from fastapi.testclient import TestClient
@@ -17,7 +15,7 @@ from hub_server.app import create_app
 from hub_server.deps import FairGate
 from hub_server.services import components
 from hub_server.settings import Settings
-from tests.concurrency import MostAtOnce
+from tests.concurrency import MostAtOnce, threads_held_while_queued
 from tests.factories import pack_package
 
 
@@ -64,35 +62,16 @@ def test_a_publish_waiting_for_its_turn_holds_no_thread_of_the_pool(
     tests/server/test_search_gate.py): not parked in threads of the pool."""
     gate: FairGate = app.state.hub.publish_gate
     slots = app.state.hub.settings.publish_concurrency
-    packages = [pack_package(tmp_path / f"p{i}", version=f"1.{i}.0") for i in range(4)]
+    packages = iter([pack_package(tmp_path / f"p{i}", version=f"1.{i}.0") for i in range(4)])
 
-    async def publish_while_the_gate_is_full() -> tuple[list[int], int]:
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://hub") as hub:
-            for _ in range(slots):
-                gate.__enter__()
-            publishes = [
-                asyncio.ensure_future(
-                    hub.post(
-                        "/api/v1/components/alice/train/versions",
-                        files={"archive": ("train.tar.gz", data, "application/gzip")},
-                        headers=alice,
-                    )
-                )
-                for data in packages
-            ]
-            deadline = time.monotonic() + 10
-            while gate.waiting < len(packages):
-                assert time.monotonic() < deadline, f"{gate.waiting} publishes queued"
-                await asyncio.sleep(0.005)
-            busy = anyio.to_thread.current_default_thread_limiter().borrowed_tokens
-            for _ in range(slots):
-                gate.__exit__(None, None, None)
-            answers = await asyncio.gather(*publishes)
-            return [answer.status_code for answer in answers], busy
+    def send(hub: httpx.AsyncClient) -> Awaitable[httpx.Response]:
+        archive = ("train.tar.gz", next(packages), "application/gzip")
+        return hub.post(
+            "/api/v1/components/alice/train/versions", files={"archive": archive}, headers=alice
+        )
 
-    statuses, busy = asyncio.run(publish_while_the_gate_is_full())
-    assert statuses == [201] * len(packages)
-    assert busy == 0
+    statuses, taken = threads_held_while_queued(app, gate, slots, send, count=4)
+    assert statuses == [201] * 4
+    assert taken == 0
     versions = [v["version"] for v in client.get("/api/v1/components/alice/train/versions").json()]
     assert sorted(versions) == [f"1.{i}.0" for i in range(4)]

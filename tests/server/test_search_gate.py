@@ -10,7 +10,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import anyio.to_thread
 import httpx
 import pytest
 from fastapi.testclient import TestClient
@@ -21,7 +20,7 @@ from hub_server.deps import FairGate
 from hub_server.services import search
 from hub_server.services.components import ComponentService
 from hub_server.settings import Settings
-from tests.concurrency import MostAtOnce
+from tests.concurrency import MostAtOnce, threads_held_while_queued
 
 Publish = Callable[..., httpx.Response]
 
@@ -104,30 +103,16 @@ def test_a_search_waiting_for_its_turn_holds_no_thread_of_the_pool(
     assert publish("alice", alice).status_code == 201
     gate: FairGate = app.state.hub.search_gate
     slots = app.state.hub.settings.search_slots(app.state.hub.engine.dialect.name)
-    waiters = 4
 
-    async def search_while_the_gate_is_full() -> tuple[list[int], int]:
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://hub") as hub:
-            for _ in range(slots):
-                gate.__enter__()
-            searches = [
-                asyncio.ensure_future(hub.get("/api/v1/components", params={"q": "train"}))
-                for _ in range(waiters)
-            ]
-            deadline = time.monotonic() + 10
-            while gate.waiting < waiters:
-                assert time.monotonic() < deadline, f"{gate.waiting} of {waiters} searches queued"
-                await asyncio.sleep(0.005)
-            busy = anyio.to_thread.current_default_thread_limiter().borrowed_tokens
-            for _ in range(slots):
-                gate.__exit__(None, None, None)
-            answers = await asyncio.gather(*searches)
-            return [answer.status_code for answer in answers], busy
-
-    statuses, busy = asyncio.run(search_while_the_gate_is_full())
-    assert statuses == [200] * waiters
-    assert busy == 0
+    statuses, taken = threads_held_while_queued(
+        app,
+        gate,
+        slots,
+        lambda hub: hub.get("/api/v1/components", params={"q": "train"}),
+        count=4,
+    )
+    assert statuses == [200] * 4
+    assert taken == 0
 
 
 def test_threads_and_tasks_wait_in_one_queue_in_the_order_they_came() -> None:
