@@ -6,9 +6,9 @@ import asyncio
 import collections
 import contextlib
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
 from sqlalchemy.engine import Engine
@@ -43,6 +43,16 @@ class _Turn:
             self.loop.call_soon_threadsafe(_wake, self.future)
 
 
+def _held_lock() -> threading.Lock:
+    """A thread waiting in a :class:`FairGate`: it blocks on this lock until handed a slot."""
+    lock = threading.Lock()
+    lock.acquire()
+    return lock
+
+
+_Waiter = TypeVar("_Waiter", threading.Lock, _Turn)
+
+
 def _wake(future: asyncio.Future[None]) -> None:
     if not future.done():  # a waiter cancelled after its slot was handed on passes it on
         future.set_result(None)
@@ -75,14 +85,9 @@ class FairGate:
         return len(self._waiting)
 
     def __enter__(self) -> None:
-        with self._lock:
-            if self._free and not self._waiting:
-                self._free -= 1
-                return
-            turn = threading.Lock()
-            turn.acquire()
-            self._waiting.append(turn)
-        turn.acquire()  # released by the holder that hands its slot over
+        turn = self._take_or_queue(_held_lock)
+        if turn is not None:
+            turn.acquire()  # released by the holder that hands its slot over
 
     def __exit__(self, *_exc: object) -> None:
         self._hand_over()
@@ -97,12 +102,10 @@ class FairGate:
             self._hand_over()
 
     async def _take(self) -> None:
-        with self._lock:
-            if self._free and not self._waiting:
-                self._free -= 1
-                return
-            waiter = _Turn(asyncio.get_running_loop())
-            self._waiting.append(waiter)
+        loop = asyncio.get_running_loop()
+        waiter = self._take_or_queue(lambda: _Turn(loop))
+        if waiter is None:
+            return
         try:
             await waiter.future
         except BaseException:  # cancelled while waiting
@@ -113,6 +116,16 @@ class FairGate:
             if handed:  # the slot was ours already: the next waiter gets it
                 self._hand_over()
             raise
+
+    def _take_or_queue(self, waiter: Callable[[], _Waiter]) -> _Waiter | None:
+        """Take a free slot (None) when nobody waits, else queue a new ``waiter()``."""
+        with self._lock:
+            if self._free and not self._waiting:
+                self._free -= 1
+                return None
+            queued = waiter()
+            self._waiting.append(queued)
+            return queued
 
     def _hand_over(self) -> None:
         with self._lock:
