@@ -380,7 +380,10 @@ def seed(engine: sa.Engine, components: int, *, rng: random.Random) -> dict[str,
         terms = search.document_terms(
             namespace=namespace, name=name, description=description, tags=tags, readme=readme
         )
-        rows["terms"] += [{"component_id": cid, "term": t, "weight": w} for t, w in terms.items()]
+        rows["terms"] += [
+            {"component_id": cid, "term": t, "weight": w, "has_gpu": has_gpu}
+            for t, w in terms.items()
+        ]
         rows["variants"] += [{"component_id": cid, **v} for v in search.variant_facts(hardware)]
 
     version_columns = {c.name for c in Version.__table__.columns}  # type: ignore[attr-defined]

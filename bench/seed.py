@@ -832,7 +832,10 @@ def component_rows(
         )
         rows.extend(
             "search_terms",
-            ({"component_id": component_id, "term": t, "weight": w} for t, w in terms.items()),
+            (
+                {"component_id": component_id, "term": t, "weight": w, "has_gpu": has_gpu}
+                for t, w in terms.items()
+            ),
         )
         rows.extend(
             "component_variants",

@@ -996,6 +996,7 @@ class ComponentService:
         assert component.id is not None
         # What the search terms were made of (the latest version's text, denormalized here).
         previous = (component.latest_version, component.description, list(component.tags or []))
+        had_gpu = bool(component.has_gpu)
         self.session.flush()  # the caller's changes to the versions (a yank), before reading them
         component.revision = col(Component.revision) + 1  # type: ignore[assignment]
         with self.session.no_autoflush:
@@ -1043,6 +1044,8 @@ class ComponentService:
                 terms=terms,
                 same_text=same_text,
                 same_hardware=same_hardware,
+                has_gpu=has_gpu,
+                had_gpu=had_gpu,
             )
 
     def _unchanged(

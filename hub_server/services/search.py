@@ -154,6 +154,12 @@ class FilterShape(NamedTuple):
     fork_of: bool
     is_fork: bool | None
 
+    @property
+    def gpu(self) -> bool:
+        """Only components with a GPU variant pass: their postings are read from
+        ``ix_search_terms_gpu``, not from all components' (see :func:`_postings`)."""
+        return self.hardware == "gpu"
+
 
 @dataclass(frozen=True)
 class Filters:
@@ -274,6 +280,12 @@ def filter_conditions(shape: FilterShape) -> list[sa.ColumnElement[bool]]:
 # When the rarest query word has fewer than EXACT_LIMIT postings, or the filters leave fewer
 # than EXACT_LIMIT components, every match is among those: they are all scored and sorted
 # exactly, and the total is exact. See docs/catalogue.md for what is approximate.
+#
+# Under ``hardware=gpu`` every postings read above is of ``ix_search_terms_gpu``, the GPU
+# components' postings only: whether a word is rare, and how large a tier is, is then measured
+# among the components that can match. A word common among CPU components and rare among GPU
+# ones (``read``: 18,865 postings, one GPU component) was a walk over every GPU component, per
+# tier (23 ms at 100k, SQLite); it is a read of that one posting.
 #
 # Every statement is built once per *shape* (the kinds of the words, the level, the filters'
 # shape, the dialect where the SQL differs), with a bound parameter for every value, and kept:
@@ -434,31 +446,40 @@ def _has_word(i: int, kind: str) -> sa.Exists:
     return sa.exists().where(col(SearchTerm.component_id) == Component.id, _word_condition(i, kind))
 
 
-def _postings(i: int, kind: str, level: int | None = None) -> list[sa.Select[Any]]:
+def _gpu_only(gpu: bool) -> list[sa.ColumnElement[bool]]:
+    """The condition of ``ix_search_terms_gpu`` (the GPU components' postings), or none."""
+    return [col(SearchTerm.has_gpu) == sa.true()] if gpu else []
+
+
+def _postings(
+    i: int, kind: str, level: int | None = None, *, gpu: bool = False
+) -> list[sa.Select[Any]]:
     """Selects of the component ids of word ``i``'s postings (at one level, or at any), each
-    a range of ``ix_search_terms_weight_term``."""
+    a range of ``ix_search_terms_weight_term``, or with ``gpu`` of ``ix_search_terms_gpu``:
+    only the postings of components with a GPU variant, for a search that keeps only those."""
     term, weight = col(SearchTerm.term), col(SearchTerm.weight)
     component_id = col(SearchTerm.component_id)
+    only = _gpu_only(gpu)
     if level is None:
         # The weight list makes the (weight, term) index usable: one range per weight.
-        return [sa.select(component_id).where(weight.in_(WEIGHTS), _word_condition(i, kind))]
+        return [sa.select(component_id).where(weight.in_(WEIGHTS), _word_condition(i, kind), *only)]
     parts = []
     if level % EXACT_BONUS == 0 and level // EXACT_BONUS in WEIGHTS:
         whole = weight == level // EXACT_BONUS
-        parts.append(sa.select(component_id).where(whole, term == _word(i)))
+        parts.append(sa.select(component_id).where(whole, term == _word(i), *only))
     if level in WEIGHTS and kind != WHOLE:
         # The terms the word is a proper prefix of: past the word itself in the index (a
         # ``term != word`` condition would step over every posting of the whole word).
         longer = [term > _word(i)]
         if kind == PREFIX:
             longer.append(term < _upper(i))
-        parts.append(sa.select(component_id).where(weight == level, *longer))
+        parts.append(sa.select(component_id).where(weight == level, *longer, *only))
     return parts
 
 
-def _level_postings(kinds: Sequence[str], level: int) -> list[sa.Select[Any]]:
+def _level_postings(kinds: Sequence[str], level: int, gpu: bool) -> list[sa.Select[Any]]:
     """The postings of every word at ``level``."""
-    return [part for i, kind in enumerate(kinds) for part in _postings(i, kind, level)]
+    return [part for i, kind in enumerate(kinds) for part in _postings(i, kind, level, gpu=gpu)]
 
 
 def _capped(selects: Sequence[sa.Select[Any]]) -> sa.Select[Any]:
@@ -505,14 +526,15 @@ class _Counts:
 
 
 @functools.lru_cache(maxsize=_STATEMENTS)
-def _count_postings_statement(kinds: tuple[str, ...]) -> sa.Select[Any]:
+def _count_postings_statement(kinds: tuple[str, ...], gpu: bool) -> sa.Select[Any]:
     whole = [
         sa.select(col(SearchTerm.component_id)).where(
-            col(SearchTerm.weight).in_(WEIGHTS), col(SearchTerm.term) == _word(i)
+            col(SearchTerm.weight).in_(WEIGHTS), col(SearchTerm.term) == _word(i), *_gpu_only(gpu)
         )
         for i in range(len(kinds))
     ]
-    counts = _capped([*(_postings(i, kind)[0] for i, kind in enumerate(kinds)), *whole])
+    postings = [_postings(i, kind, gpu=gpu)[0] for i, kind in enumerate(kinds)]
+    counts = _capped([*postings, *whole])
     named = (
         sa.select(sa.func.count())
         .where(col(Component.name) == sa.bindparam("joined", type_=sa.String))
@@ -528,7 +550,8 @@ def _count_postings(session: Session, query: _Query) -> _Counts:
     the word: a component has a term once); and the components named as the words. A capped
     count reads at most that many index entries; ``count(DISTINCT)`` would not stop early on
     PostgreSQL."""
-    row = query.run(session, _count_postings_statement(query.kinds), cap=EXACT_LIMIT).one()
+    statement = _count_postings_statement(query.kinds, query.filters.gpu)
+    row = query.run(session, statement, cap=EXACT_LIMIT).one()
     n = len(query.kinds)
     return _Counts(
         [int(c) for c in row[:n]], [int(c) for c in row[n : 2 * n]], int(row[-2]), int(row[-1] or 0)
@@ -536,14 +559,14 @@ def _count_postings(session: Session, query: _Query) -> _Counts:
 
 
 @functools.lru_cache(maxsize=_STATEMENTS)
-def _level_count_statement(kinds: tuple[str, ...], level: int) -> sa.Select[Any] | None:
-    selects = _level_postings(kinds, level)
+def _level_count_statement(kinds: tuple[str, ...], level: int, gpu: bool) -> sa.Select[Any] | None:
+    selects = _level_postings(kinds, level, gpu)
     return _capped(selects) if selects else None
 
 
 def _count_level(session: Session, query: _Query, level: int, cap: int = EXACT_LIMIT) -> int:
     """The postings of the words at ``level``, each part counted up to ``cap``."""
-    statement = _level_count_statement(query.kinds, level)
+    statement = _level_count_statement(query.kinds, level, query.filters.gpu)
     if statement is None:
         return 0
     return sum(int(n) for n in query.run(session, statement, cap=cap).one())
@@ -580,9 +603,9 @@ def _score_statement(
     if candidates is not None:
         source, which = candidates
         if source == "word":
-            selects = _postings(which, kinds[which])
+            selects = _postings(which, kinds[which], gpu=filters.gpu)
         else:
-            selects = _level_postings(kinds, which)
+            selects = _level_postings(kinds, which, filters.gpu)
         query = query.where(col(Component.id).in_(_union(selects)))
     return query
 
@@ -618,7 +641,9 @@ def _rank_one_word_statements(
     component_id = col(SearchTerm.component_id)
     levels = (
         sa.select(component_id.label("id"), sa.func.max(_term_level(0)).label("level"))
-        .where(col(SearchTerm.weight).in_(WEIGHTS), _word_condition(0, kind))
+        .where(
+            col(SearchTerm.weight).in_(WEIGHTS), _word_condition(0, kind), *_gpu_only(filters.gpu)
+        )
         .group_by(component_id)
         .subquery()
     )
@@ -653,9 +678,11 @@ def _rank_one_word(session: Session, query: _Query, offset: int, limit: int) -> 
     return Hits([], int(query.run(session, total).scalar_one()), False)
 
 
-def _above(kind: str, level: int) -> list[sa.Select[Any]]:
+def _above(kind: str, level: int, gpu: bool) -> list[sa.Select[Any]]:
     """Selects of the component ids with a posting of word 0 at a level above ``level``."""
-    return [part for higher in LEVELS if higher > level for part in _postings(0, kind, higher)]
+    return [
+        part for higher in LEVELS if higher > level for part in _postings(0, kind, higher, gpu=gpu)
+    ]
 
 
 @functools.lru_cache(maxsize=_STATEMENTS)
@@ -663,7 +690,7 @@ def _one_word_tier_statements(
     kind: str, filters: FilterShape, named: str | None, level: int, dense: bool, dialect: str
 ) -> tuple[sa.Select[Any], sa.Select[Any]]:
     """A page of the tier's members in popularity order, and how many it has."""
-    postings = _union(_postings(0, kind, level))
+    postings = _union(_postings(0, kind, level, gpu=filters.gpu))
     in_tier: sa.ColumnElement[bool] = col(Component.id).in_(postings)
     if dense:
         # ``IS TRUE`` keeps the membership a filter of the walk in popularity order (or the
@@ -677,7 +704,7 @@ def _one_word_tier_statements(
         # 100k). An array of the postings it cannot join to; it looks up each element.
         in_tier = col(Component.id) == sa.any_(sa.func.array(postings.scalar_subquery()))
     members = [*filter_conditions(filters), *_named(named), in_tier]
-    above = _above(kind, level)
+    above = _above(kind, level, filters.gpu)
     if above:
         members.append(col(Component.id).not_in(_union(above)))
     query = sa.select(col(Component.id)).where(*members)
@@ -902,7 +929,8 @@ def _matching_statements(
     """A page of the matches in ``order``, and their number, capped."""
     conditions = [*filter_conditions(filters), *(_has_word(i, k) for i, k in enumerate(kinds))]
     if rarest is not None:
-        conditions.append(col(Component.id).in_(_union(_postings(rarest, kinds[rarest]))))
+        rarest_postings = _postings(rarest, kinds[rarest], gpu=filters.gpu)
+        conditions.append(col(Component.id).in_(_union(rarest_postings)))
     matching = sa.select(col(Component.id)).where(*conditions)
     page = matching.order_by(*ORDERS[order]).offset(_bound("skip")).limit(_bound("wanted"))
     return page, _capped([matching])
@@ -1023,6 +1051,8 @@ def reindex(
     terms: dict[str, int] | None = None,
     same_text: bool = False,
     same_hardware: bool = False,
+    has_gpu: bool = False,
+    had_gpu: bool = False,
 ) -> None:
     """Replace a component's search terms and hardware facts with its latest version's.
 
@@ -1038,19 +1068,23 @@ def reindex(
             replaced.
         same_hardware: the caller knows the hardware facts stored are this manifest's (the
             previous latest version had the same ``hardware``): they are not replaced.
+        has_gpu: the component's ``has_gpu`` now, which each of its terms carries.
+        had_gpu: its ``has_gpu`` before (what its stored terms carry).
     """
     if not same_hardware:
         _replace_variants(session, component_id, manifest)
+    owner = col(SearchTerm.component_id) == component_id
+    if has_gpu != had_gpu:
+        session.execute(sa.update(SearchTerm).where(owner).values(has_gpu=has_gpu))
     if same_text:
         return
     if terms is None:
         terms = version_terms(namespace=namespace, name=name, manifest=manifest, readme=readme)
     term, weight = col(SearchTerm.term), col(SearchTerm.weight)
-    owner = col(SearchTerm.component_id) == component_id
     old: dict[str, int] = {t: w for t, w in session.execute(sa.select(term, weight).where(owner))}
     # A term whose weight changed is deleted and inserted again: two statements in all.
     gone = [t for t, w in old.items() if terms.get(t) != w]
-    added = [{"component_id": component_id, "term": t, "weight": w}
+    added = [{"component_id": component_id, "term": t, "weight": w, "has_gpu": has_gpu}
              for t, w in terms.items() if old.get(t) != w]  # fmt: skip
     for start in range(0, len(gone), _DELETE_CHUNK):
         session.execute(

@@ -69,8 +69,9 @@ def _insert(
         ids = dict(
             session.execute(sa.select(Component.name, Component.id)).all()  # type: ignore[arg-type]
         )
+        gpu = {c["name"] for c in components if c.get("has_gpu")}
         rows = [
-            {"component_id": ids[name], "term": term, "weight": weight}
+            {"component_id": ids[name], "term": term, "weight": weight, "has_gpu": name in gpu}
             for name, found in terms.items()
             for term, weight in found.items()
         ]
@@ -226,9 +227,9 @@ def _work(engine: Engine) -> Iterator[Callable[[], int]]:
 
 
 def _crowd(engine: Engine, count: int) -> None:
-    """``count`` components whose READMEs all say "common"; one in ten has a GPU variant."""
+    """``count`` components whose READMEs all say "common"; every other one has a GPU variant."""
     components = [
-        {"name": f"c{i}", "pulls": (i * 7919) % 1000, "has_gpu": i % 10 == 0} for i in range(count)
+        {"name": f"c{i}", "pulls": (i * 7919) % 1000, "has_gpu": i % 2 == 0} for i in range(count)
     ]
     terms = {f"c{i}": {f"c{i}": 16, "common": 1, "commons": 1} for i in range(count)}
     _insert(engine, components, terms)
@@ -270,13 +271,41 @@ def test_a_page_costs_the_same_for_ten_times_the_matches(
     with Session(engine) as session:  # 2,700 more, none better ranked than the first 300
         session.execute(sa.update(Component).values(pulls=Component.pulls + 1000))
         session.commit()
-    more = [{"name": f"d{i}", "pulls": i % 1000, "has_gpu": i % 10 == 0} for i in range(2700)]
+    more = [{"name": f"d{i}", "pulls": i % 1000, "has_gpu": i % 2 == 0} for i in range(2700)]
     _insert(engine, more, {f"d{i}": {"common": 1, "commons": 1} for i in range(2700)})
     large = _page_work(engine, settings, **params)
 
     # Reading every match would be about 10x; a small fixed part (the filters' capped count,
     # the walk's cutoff) still grows until it reaches its limit.
     assert large < 3 * small, f"{small} → {large}: the work grows with the matches"
+
+
+def test_a_gpu_search_reads_the_gpu_components_postings(
+    engine: Engine, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A word common among CPU components and rare among GPU ones: 25 GPU components have it,
+    the least popular. Read from all postings, the page would walk every GPU component in
+    popularity order to find them; read from the GPU components' postings, it reads those 25,
+    however many GPU components do not have the word."""
+    for limit in ("EXACT_LIMIT", "TOTAL_LIMIT", "WALK_LIMIT"):
+        monkeypatch.setattr(search, limit, 100)
+    cpu = [{"name": f"cpu{i}", "pulls": 500} for i in range(300)]
+    rare = [{"name": f"rare{i}", "pulls": i, "has_gpu": True} for i in range(25)]
+    _insert(engine, cpu + rare, {c["name"]: {"common": 1} for c in cpu + rare})
+
+    def gpu_page_work(count: int, first: int) -> int:
+        others = [{"name": f"g{i}", "pulls": 100 + i, "has_gpu": True} for i in range(first, count)]
+        _insert(engine, others, {c["name"]: {"other": 1} for c in others})
+        work = _page_work(engine, settings, q="common", hardware="gpu")
+        page = _search(engine, settings, q="common", hardware="gpu", per_page=25)
+        assert (page.total, page.total_is_lower_bound) == (25, False)
+        assert _names(page) == [f"rare{i}" for i in reversed(range(25))]
+        return work
+
+    small = gpu_page_work(300, 0)
+    large = gpu_page_work(3000, 300)
+
+    assert large < 2 * small, f"{small} → {large}: the work grows with the GPU components"
 
 
 def test_a_large_total_is_a_lower_bound(

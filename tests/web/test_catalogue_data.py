@@ -236,6 +236,33 @@ def test_hardware_facts_follow_the_latest_version(
     assert _names(client, max_memory="1Gi") == ["alice/train"]
 
 
+def test_a_gpu_search_follows_the_latest_versions_hardware(
+    client: TestClient, alice: dict[str, str], publish: Publish, settings: Settings
+) -> None:
+    """A ``hardware=gpu`` search reads the GPU components' postings (``ix_search_terms_gpu``):
+    the terms a component keeps from one version to the next must follow its hardware."""
+    cpu = {"default": "cpu", "variants": {"cpu": {"resources": {"memory": "1Gi"}}}}
+    readme = "# Train\n\nFits a zebrafish model.\n"
+    _ok(publish("alice", alice, version="1.0.0", hardware=cpu, readme=readme))
+    assert _names(client, q="zebrafish", hardware="gpu") == []
+
+    _ok(publish("alice", alice, version="2.0.0", readme=readme))  # a T4 variant, same text
+    assert _names(client, q="zebrafish", hardware="gpu") == ["alice/train"]
+    assert _names(client, q="zebra", hardware="gpu") == ["alice/train"]  # a prefix
+    assert _names(client, q="train zebrafish", hardware="gpu") == ["alice/train"]
+    _ok(client.post(f"{API}/alice/train/versions/2.0.0/yank", json={"reason": "x"}, headers=alice))
+    assert _names(client, q="zebrafish", hardware="gpu") == []
+    assert _names(client, q="zebrafish", hardware="cpu") == ["alice/train"]
+
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        with engine.connect() as conn:
+            flags = conn.execute(sa.text("SELECT DISTINCT has_gpu FROM search_terms")).all()
+    finally:
+        engine.dispose()
+    assert [bool(flag) for (flag,) in flags] == [False]
+
+
 def test_fork_filters(
     client: TestClient, alice: dict[str, str], bob: dict[str, str], publish: Publish
 ) -> None:
@@ -315,6 +342,7 @@ def test_migration_0002_indexes_what_0001_stored(database_url: str) -> None:
         with engine.connect() as conn:
             rows = conn.execute(sa.text("SELECT term, weight FROM search_terms")).all()
             terms = {str(term): int(weight) for term, weight in rows}
+            gpu_flags = conn.execute(sa.text("SELECT DISTINCT has_gpu FROM search_terms")).all()
             variants = conn.execute(
                 sa.text("SELECT variant, accelerator_model, memory_bytes FROM component_variants")
             ).all()
@@ -330,4 +358,5 @@ def test_migration_0002_indexes_what_0001_stored(database_url: str) -> None:
     assert terms["legacy"] == 8  # a tag outweighs the namespace
     assert terms["old"] == 16  # the name
     assert variants == [("gpu", "nvidia-l4", 2 * 2**30)]
+    assert [bool(flag) for (flag,) in gpu_flags] == [True]  # its terms are a GPU component's
     assert pulls == 0
