@@ -214,7 +214,7 @@ def check_package(folder: str | Path) -> PackageReport:
             report.add(".", f"the archive is {len(data)} bytes; a hub accepts at most {limit}")
     if report.ok and data is not None and manifest is not None:
         # The hub's own check of the packed archive: whatever passes it, the hub accepts.
-        from hub_server.services.components import validate_package
+        from hub_server.packages import validate_package
 
         try:
             validate_package(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,6 +21,7 @@ from hub_server.oci import ImageResolver
 from hub_server.services.pulls import PullCounter
 from hub_server.settings import Settings
 from hub_server.storage import open_storage
+from hub_server.validator import PackageChecker
 from hub_server.web import install_catalogue
 
 
@@ -44,14 +46,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     pulls = PullCounter(engine, settings.pull_flush_seconds)
     stamps = StampReader(engine)
     heap = HeapTrimmer(settings.heap_trim_seconds)
+    checker = (
+        PackageChecker(timeout=settings.package_check_seconds)
+        if settings.package_checker == "process"
+        else None
+    )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         pulls.start()
         heap.start()
+        if checker is not None:
+            checker.start()  # now, not at the first publish: its memory is there from the start
         try:
             yield
         finally:
+            if checker is not None:
+                await asyncio.to_thread(checker.close)
             await heap.stop()
             await pulls.stop()
             await stamps.aclose()
@@ -80,6 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         pulls=pulls,
         search_gate=FairGate(settings.search_slots(engine.dialect.name)),
         publish_gate=FairGate(settings.publish_concurrency),
+        checker=checker,
     )
     app.state.metrics = ops.Metrics()
     app.state.heap = heap

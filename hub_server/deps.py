@@ -20,6 +20,7 @@ from hub_server.services.components import ComponentService
 from hub_server.services.pulls import PullCounter
 from hub_server.settings import Settings
 from hub_server.storage import BlobStorage
+from hub_server.validator import PackageChecker
 
 
 class _Turn:
@@ -159,6 +160,9 @@ class AppState:
     (their waits on registries and blob storage are outside it). Without it, 32 concurrent
     publishes meant 16 threads per worker contending for the GIL, and the one holding
     SQLite's write lock got a sixteenth of it."""
+    checker: PackageChecker | None = None
+    """The worker's package checker process (``HUB_PACKAGE_CHECKER=process``, the default);
+    None: publishes validate their package in their own thread."""
 
     def session(self) -> Session:
         """A new session on the engine: the only way requests open one (a ``with`` closes it)."""
@@ -178,6 +182,7 @@ class AppState:
             images=self.images,
             search_gate=None if holds_search_turn else self.search_gate,
             publish_gate=self.publish_gate,
+            checker=self.checker,
         )
 
 

@@ -29,8 +29,9 @@ from hub_server.archive import pack
 from hub_server.db import make_engine
 from hub_server.errors import Conflict, HubError, NotFound
 from hub_server.oci import ImageResolver
+from hub_server.packages import validate_package
 from hub_server.services.auth import ADMIN_USER, AuthService, Principal
-from hub_server.services.components import ComponentService, validate_package
+from hub_server.services.components import ComponentService
 from hub_server.settings import Settings
 from hub_server.storage import open_storage
 

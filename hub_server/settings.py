@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -52,6 +53,13 @@ class Settings(BaseSettings):
     worker waits on the network (226-274 searches/s with 2, 300-304 with 6, same load)."""
     publish_concurrency: int = Field(default=2, ge=1)
     """Publishes a worker validates and writes at once (the rest queue; see ``AppState``)."""
+    package_checker: Literal["process", "inline"] = "process"
+    """Where a worker validates uploaded packages: in a helper process of its own (~32 MiB;
+    on another core, and a runaway parser is killed there, see :mod:`hub_server.validator`),
+    or ``inline`` in the publishing request's thread."""
+    package_check_seconds: float = Field(default=30.0, gt=0)
+    """A package whose check takes longer is refused (``validation_timeout``) and the helper
+    is restarted (``package_checker=process`` only)."""
     read_cache_mb: int = 16
     """Each worker answers repeated resolve/version/component.yaml reads from memory, checked
     against the component's row on every request (:mod:`hub_server.api.cache`); this is the

@@ -137,6 +137,9 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         # Counts written on every download, so tests read them at once; the buffered path is
         # tested in tests/server/test_pulls.py.
         pull_flush_seconds=0,
+        # Packages are validated in the request's thread: a helper process per app would cost
+        # every test its start; tests/server/test_package_checker.py covers the helper.
+        package_checker="inline",
     )
 
 

@@ -24,8 +24,7 @@ from sqlmodel import Session, col, select
 from hub_server import archive, semver
 from hub_server.db import insert_ignore, write_transaction
 from hub_server.errors import BadRequest, Conflict, InvalidPackage, NotFound
-from hub_server.kfp_spec import read_spec_file
-from hub_server.manifest import NAME_RE, NAMESPACE_RE, Category, Manifest, parse_manifest
+from hub_server.manifest import NAME_RE, NAMESPACE_RE, Category
 from hub_server.models import (
     Component,
     ComponentTag,
@@ -38,6 +37,7 @@ from hub_server.models import (
     utcnow,
 )
 from hub_server.oci import ImageNotFound, ImageResolution, ImageResolver
+from hub_server.packages import ValidatedPackage, validate_package
 from hub_server.schemas import (
     ComponentDetail,
     ComponentPublic,
@@ -52,6 +52,7 @@ from hub_server.services import search
 from hub_server.services.auth import AuthService, Principal
 from hub_server.services.pulls import add_pulls
 from hub_server.storage import BlobStorage
+from hub_server.validator import PackageChecker
 
 log = logging.getLogger("hub.components")
 
@@ -78,20 +79,6 @@ _PAGE_COLUMNS: list[Any] = [
 _BY_IDS = sa.select(*_PAGE_COLUMNS).where(
     col(Component.id).in_(sa.bindparam("ids", expanding=True))
 )
-
-
-@dataclass(frozen=True)
-class ValidatedPackage:
-    """A package that passed every check, ready to be stored."""
-
-    manifest: Manifest
-    version: semver.Version
-    interface: dict[str, Any]
-    spec_yaml: str
-    readme: str
-    image: str | None
-    digest: str
-    data: bytes
 
 
 @dataclass(frozen=True)
@@ -141,108 +128,6 @@ class NamespaceInfo:
     owners: list[str]
 
 
-def validate_package(
-    data: bytes, *, namespace: str, name: str, limits: archive.ArchiveLimits
-) -> ValidatedPackage:
-    """Check an uploaded archive completely, storing nothing.
-
-    Args:
-        data: the ``.tar.gz`` as uploaded.
-        namespace: the namespace of the URL.
-        name: the component name of the URL.
-        limits: archive size limits.
-
-    Returns:
-        The validated package.
-
-    Raises:
-        InvalidPackage: with a code that says what is wrong (see ``hub_server.errors``).
-        PayloadTooLarge: ``archive_too_large``.
-    """
-    files = archive.unpack(data, limits)
-    if "hub.yaml" not in files:
-        raise InvalidPackage(
-            "the package has no hub.yaml at its root", code="manifest_missing", path="hub.yaml"
-        )
-    manifest = parse_manifest(
-        archive.load_yaml(files["hub.yaml"], filename="hub.yaml", limits=limits)
-    )
-    if manifest.name != name:
-        raise InvalidPackage(
-            f"hub.yaml names the component {manifest.name!r} but it is published as {name!r}",
-            code="manifest_mismatch",
-            field="name",
-            manifest=manifest.name,
-            url=name,
-        )
-    if manifest.namespace is not None and manifest.namespace != namespace:
-        raise InvalidPackage(
-            f"hub.yaml names the namespace {manifest.namespace!r} "
-            f"but it is published into {namespace!r}",
-            code="manifest_mismatch",
-            field="namespace",
-            manifest=manifest.namespace,
-            url=namespace,
-        )
-    version = semver.Version.parse(manifest.version)
-    if manifest.component not in files:
-        raise InvalidPackage(
-            f"hub.yaml points to the component spec {manifest.component!r}, "
-            "which is not in the package",
-            code="component_spec_missing",
-            path=manifest.component,
-        )
-    spec_yaml = archive.read_text(files, manifest.component)
-    interface = read_spec_file(
-        files[manifest.component], spec_yaml, path=manifest.component, limits=limits
-    )
-    if manifest.readme not in files:
-        raise InvalidPackage(
-            f"the package has no {manifest.readme} (the catalogue shows it)",
-            code="readme_missing",
-            path=manifest.readme,
-        )
-    readme = archive.read_text(files, manifest.readme)
-    if not readme.strip():
-        raise InvalidPackage(
-            f"{manifest.readme} is empty", code="readme_missing", path=manifest.readme
-        )
-    _check_variant_arguments(manifest, interface)
-    image = manifest.image or interface.get("image")
-    return ValidatedPackage(
-        manifest=manifest,
-        version=version,
-        interface=interface,
-        spec_yaml=spec_yaml,
-        readme=readme,
-        image=image,
-        digest=archive.digest(data),
-        data=data,
-    )
-
-
-def _check_variant_arguments(manifest: Manifest, interface: dict[str, Any]) -> None:
-    """A variant's argument overrides must name inputs the component has."""
-    inputs = {item["name"] for item in interface["inputs"]}
-    known = ", ".join(sorted(inputs)) or "none"
-    errors = [
-        {
-            "field": f"hardware.variants.{variant}.arguments.{arg}",
-            "message": f"the component has no input {arg!r} (inputs: {known})",
-        }
-        for variant, spec in manifest.hardware.variants.items()
-        for arg in (spec.arguments or {})
-        if arg not in inputs
-    ]
-    if errors:
-        raise InvalidPackage(
-            f"hub.yaml is invalid: {errors[0]['field']}: {errors[0]['message']}",
-            code="invalid_manifest",
-            path="hub.yaml",
-            errors=errors,
-        )
-
-
 def _is_pinned(image: str | None) -> bool:
     return bool(image and re.search(r"@sha256:[0-9a-f]{64}$", image))
 
@@ -282,6 +167,7 @@ class ComponentService:
         images: ImageResolver | None = None,
         search_gate: AbstractContextManager[Any] | None = None,
         publish_gate: AbstractContextManager[Any] | None = None,
+        checker: PackageChecker | None = None,
     ) -> None:
         self.session = session
         self.storage = storage
@@ -292,6 +178,9 @@ class ComponentService:
         self.publish_gate = publish_gate or contextlib.nullcontext()
         """Held while a publish validates its package and while it writes (see
         ``AppState.publish_gate``)."""
+        self.checker = checker
+        """Validates packages in the worker's helper process (:mod:`hub_server.validator`);
+        None: in this thread."""
         self.auth = AuthService(session)
 
     # ----------------------------------------------------------------------------- reading
@@ -706,7 +595,8 @@ class ComponentService:
         package valid, is its version new. Raises as :meth:`publish` does."""
         self._check_names(namespace, name)
         namespace_exists = self.auth.check_can_write(principal, namespace)
-        package = validate_package(data, namespace=namespace, name=name, limits=self.limits)
+        validate = validate_package if self.checker is None else self.checker.validate
+        package = validate(data, namespace=namespace, name=name, limits=self.limits)
         ref = f"{namespace}/{name}@{package.version}"
         component = self._find_component(namespace, name)
         if component is not None and self._has_version(component, package.version):

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from hub_server.archive import ArchiveLimits, digest, pack, unpack
-from hub_server.services.components import validate_package
+from hub_server.packages import validate_package
 from tests.components.conftest import (
     COMPONENTS_DIR,
     PACKAGE_NAMES,

@@ -98,7 +98,9 @@ def test_the_supervisor_runs_exactly_its_workers_and_each_answers(hub: LiveHub) 
 
     assert "-m hub_server.supervisor" in command_line(supervisor)
     assert sorted(children(supervisor)) == workers
-    assert all(children(worker) == [] for worker in workers), "no resource tracker, no helpers"
+    for worker in workers:  # its package checker, and no other process (no resource tracker)
+        (helper,) = children(worker)
+        assert "-m hub_server.validator" in command_line(helper)
     for _ in range(20):
         response = httpx.get(f"{hub.url}/healthz", headers={"Connection": "close"})
         assert response.status_code == 200
