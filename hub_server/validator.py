@@ -84,7 +84,12 @@ def serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
 
 
 def main() -> None:
-    serve(sys.stdin.buffer, sys.stdout.buffer)
+    # The answers keep file descriptor 1 to themselves: anything else written to stdout (a
+    # print in a library) goes to stderr, the worker's log, not into the stream of answers.
+    answers = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    serve(sys.stdin.buffer, answers)
 
 
 # ----------------------------------------------------------------------------- the worker's side

@@ -69,6 +69,34 @@ def test_the_helper_imports_no_database_or_web_stack() -> None:
     assert out.strip() == "[]"
 
 
+def test_what_else_the_helper_prints_does_not_reach_its_answers(tmp_path: Path) -> None:
+    """A library printing to stdout while a package is checked must not corrupt the answer."""
+    data = pack_package(tmp_path / "ok", spec=V1_SPEC)
+    code = (
+        "import builtins, sys\n"
+        "import hub_server.packages as packages\n"
+        "check = packages.validate_package\n"
+        "def noisy(*args, **kwargs):\n"
+        "    print('a library talks'); sys.stdout.flush()\n"
+        "    return check(*args, **kwargs)\n"
+        "packages.validate_package = noisy\n"
+        "import hub_server.validator as validator\n"
+        "validator.validate_package = noisy\n"
+        "validator.main()\n"
+    )
+    checker = PackageChecker()
+    checker._process = subprocess.Popen(
+        [sys.executable, "-c", code],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert checker.validate(data, namespace="alice", name="train", limits=LIMITS).version
+    finally:
+        checker.close()
+
+
 def test_a_check_that_runs_too_long_is_refused_and_the_helper_restarted(
     checker: PackageChecker, tmp_path: Path
 ) -> None:
