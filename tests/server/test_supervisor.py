@@ -99,6 +99,8 @@ def test_the_supervisor_runs_exactly_its_workers_and_each_answers(hub: LiveHub) 
     assert "-m hub_server.supervisor" in command_line(supervisor)
     assert sorted(children(supervisor)) == workers
     for worker in workers:  # its package checker, and no other process (no resource tracker)
+        # The helper starts with the worker's app, a moment after the worker process itself.
+        wait_for(lambda w=worker: len(children(w)) > 0, 10, "the package checker started")
         (helper,) = children(worker)
         assert "-m hub_server.validator" in command_line(helper)
     for _ in range(20):
