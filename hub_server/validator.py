@@ -16,8 +16,8 @@ that makes a parser run away costs a killed helper, not a worker:
   package it died on gets a 503 (``validator_unavailable``).
 
 Measured at 100k components, one worker, 32 connections, PostgreSQL, alternated runs: publish
-90 and 90 versions/s in the worker, 105 and 107 with the checker in a helper (where the worker
-had used a whole core and PostgreSQL a sixth of one).
+86 and 93 versions/s validating in the worker, 99 and 98 with the checker in a helper (the
+worker had used a whole core, PostgreSQL a sixth of one).
 
 Run as ``python -m hub_server.validator``: the helper's loop, reading stdin until it closes.
 """
