@@ -95,6 +95,21 @@ def main() -> None:
 # ----------------------------------------------------------------------------- the worker's side
 
 
+def _read_exactly(fd: int, size: int, deadline: float) -> bytes:
+    """``size`` bytes from ``fd``; TimeoutError past ``deadline``, EOFError if it ends first."""
+    chunks: list[bytes] = []
+    while size:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            raise TimeoutError
+        chunk = os.read(fd, min(size, 1 << 20))
+        if not chunk:
+            raise EOFError
+        chunks.append(chunk)
+        size -= len(chunk)
+    return b"".join(chunks)
+
+
 class PackageChecker:
     """A worker's handle on its helper process: :meth:`validate` is
     :func:`~hub_server.packages.validate_package`, answered by the helper.
@@ -176,25 +191,8 @@ class PackageChecker:
     def _answer(stdout: IO[bytes], deadline: float) -> Any:
         """Read one answer, waiting at most until ``deadline``."""
         fd = stdout.fileno()
-        chunks: list[bytes] = []
-        wanted = _LENGTH.size
-        header = True
-        while True:
-            while wanted:
-                left = deadline - time.monotonic()
-                if left <= 0 or not select.select([fd], [], [], left)[0]:
-                    raise TimeoutError
-                chunk = os.read(fd, min(wanted, 1 << 20))
-                if not chunk:
-                    raise EOFError
-                chunks.append(chunk)
-                wanted -= len(chunk)
-            received = b"".join(chunks)
-            chunks = []
-            if not header:
-                return pickle.loads(received)  # noqa: S301 - our own helper's answer
-            (wanted,) = _LENGTH.unpack(received)
-            header = False
+        (size,) = _LENGTH.unpack(_read_exactly(fd, _LENGTH.size, deadline))
+        return pickle.loads(_read_exactly(fd, size, deadline))  # noqa: S301 - our own helper's
 
     def _stop(self, process: subprocess.Popen[bytes]) -> None:
         process.kill()
