@@ -235,6 +235,10 @@ def _postgresql_on_connect(dbapi_connection: Any, _record: Any) -> None:
     with dbapi_connection.cursor() as cursor:
         cursor.execute("SET max_parallel_workers_per_gather = 0")
     dbapi_connection.commit()
+    # Python ints go untyped, as psycopg2 sent them (see UntypedInt).
+    from hub_server.pgparams import UntypedInt
+
+    dbapi_connection.adapters.register_dumper(int, UntypedInt)
 
 
 def _drop_closed_connection(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
@@ -255,6 +259,24 @@ def _drop_closed_connection(dbapi_connection: Any, _record: Any, _proxy: Any) ->
         readable = [True]
     if readable:
         raise sa.exc.DisconnectionError("the server closed this pooled connection")
+
+
+def reads_engine(engine: Engine) -> Engine:
+    """The engine for sessions that only read: ``engine`` itself on SQLite; on PostgreSQL, the
+    same pool with its connections in autocommit while such a session holds one.
+
+    A read-only request gains nothing from a transaction on PostgreSQL: at READ COMMITTED each
+    statement takes its own snapshot either way. It paid two round trips for it, ``BEGIN`` and
+    ``ROLLBACK``, and the ``ROLLBACK`` also made psycopg forget the statements it had prepared
+    on that connection (it cannot know whether the transaction's end took them away), so the
+    searches' statements, the same few shapes over and over, were parsed and planned afresh on
+    every request. In autocommit psycopg prepares a statement at its fifth run on a connection
+    and keeps it: PostgreSQL then plans a prepared count of postings once (a generic plan)
+    instead of every time.
+    """
+    if engine.dialect.name != "postgresql":
+        return engine
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
 
 
 def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:

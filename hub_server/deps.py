@@ -164,9 +164,17 @@ class AppState:
     """The worker's package checker process (``HUB_PACKAGE_CHECKER=process``, the default);
     None: publishes validate their package in their own thread."""
 
+    read_engine: Engine | None = None
+    """The engine of :meth:`read_session` (:func:`hub_server.db.reads_engine` of ``engine``);
+    None: ``engine``."""
+
     def session(self) -> Session:
         """A new session on the engine: the only way requests open one (a ``with`` closes it)."""
         return Session(self.engine, expire_on_commit=False)
+
+    def read_session(self) -> Session:
+        """A new session for a request that only reads (see :func:`hub_server.db.reads_engine`)."""
+        return Session(self.read_engine or self.engine, expire_on_commit=False)
 
     def components(self, session: Session, *, holds_search_turn: bool = False) -> ComponentService:
         """The component service of a request, on ``session``.
@@ -206,11 +214,28 @@ async def get_session(state: StateDep) -> AsyncIterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
+async def get_read_session(state: StateDep) -> AsyncIterator[Session]:
+    with state.read_session() as session:
+        yield session
+
+
+ReadSessionDep = Annotated[Session, Depends(get_read_session)]
+"""The session of a route that only reads: what it writes is not kept."""
+
+
 async def get_components(session: SessionDep, state: StateDep) -> ComponentService:
     return state.components(session)
 
 
 ComponentsDep = Annotated[ComponentService, Depends(get_components)]
+
+
+async def get_read_components(session: ReadSessionDep, state: StateDep) -> ComponentService:
+    return state.components(session)
+
+
+ReadComponentsDep = Annotated[ComponentService, Depends(get_read_components)]
+"""The component service of a route that only reads (``GET``): on a read session."""
 
 
 async def get_auth(session: SessionDep) -> AuthService:

@@ -10,7 +10,15 @@ from fastapi import APIRouter, File, Header, Query, Request, Response, UploadFil
 from starlette.concurrency import run_in_threadpool
 
 from hub_server.api.query import openapi_parameters, read_query
-from hub_server.deps import AppState, AuthDep, ComponentsDep, CurrentUser, StateDep, get_state
+from hub_server.deps import (
+    AppState,
+    AuthDep,
+    ComponentsDep,
+    CurrentUser,
+    ReadComponentsDep,
+    StateDep,
+    get_state,
+)
 from hub_server.errors import PayloadTooLarge
 from hub_server.schemas import (
     ComponentDetail,
@@ -104,7 +112,7 @@ async def list_components(request: Request) -> Response:
 
 
 def _search(state: AppState, params: SearchParams) -> bytes:
-    with state.session() as session:
+    with state.read_session() as session:
         page = state.components(session, holds_search_turn=True).list_components(
             q=params.q,
             namespace=params.namespace,
@@ -123,20 +131,22 @@ def _search(state: AppState, params: SearchParams) -> bytes:
 
 
 @router.get(ComponentPath, response_model=ComponentDetail)
-async def get_component(namespace: str, name: str, components: ComponentsDep) -> ComponentDetail:
+async def get_component(
+    namespace: str, name: str, components: ReadComponentsDep
+) -> ComponentDetail:
     return components.get_component(namespace, name)
 
 
 @router.get(ComponentPath + "/versions", response_model=list[VersionSummary])
 async def list_versions(
-    namespace: str, name: str, components: ComponentsDep
+    namespace: str, name: str, components: ReadComponentsDep
 ) -> list[VersionSummary]:
     return components.list_versions(namespace, name)
 
 
 @router.get(VersionPath, response_model=VersionPublic)
 async def get_version(
-    namespace: str, name: str, version: str, components: ComponentsDep
+    namespace: str, name: str, version: str, components: ReadComponentsDep
 ) -> VersionPublic:
     return components.get_version(namespace, name, version)
 
@@ -145,7 +155,7 @@ async def get_version(
 async def resolve(
     namespace: str,
     name: str,
-    components: ComponentsDep,
+    components: ReadComponentsDep,
     spec: Annotated[str, Query(description="exact version, npm range, or sha256:<hex>")] = "",
 ) -> VersionPublic:
     return components.resolve(namespace, name, spec)
@@ -160,7 +170,7 @@ def download_archive(
     namespace: str,
     name: str,
     version: str,
-    components: ComponentsDep,
+    components: ReadComponentsDep,
     state: StateDep,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
@@ -184,7 +194,7 @@ async def download_component_yaml(
     namespace: str,
     name: str,
     version: str,
-    components: ComponentsDep,
+    components: ReadComponentsDep,
     state: StateDep,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:

@@ -12,7 +12,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
-from hub_server.deps import ComponentsDep
+from hub_server.deps import ReadComponentsDep
 from hub_server.errors import BadRequest
 from hub_server.web import views
 from hub_server.web.rendering import ASSETS, render
@@ -33,7 +33,7 @@ def _page_number(raw: str | None, field: str = "page") -> int:
 
 
 @router.get("/")
-def home(request: Request, components: ComponentsDep) -> Response:
+def home(request: Request, components: ReadComponentsDep) -> Response:
     return render(
         "home.html",
         request=request,
@@ -46,7 +46,7 @@ def home(request: Request, components: ComponentsDep) -> Response:
 @router.get("/search")
 def search(
     request: Request,
-    components: ComponentsDep,
+    components: ReadComponentsDep,
     q: str = "",
     category: str = "",
     tag: Annotated[list[str] | None, Query()] = None,
@@ -95,7 +95,7 @@ def component(
     request: Request,
     namespace: str,
     name: str,
-    components: ComponentsDep,
+    components: ReadComponentsDep,
     version: str | None = None,
 ) -> Response:
     if version:
@@ -107,14 +107,14 @@ def component(
 
 @router.get("/components/{namespace}/{name}/{version}")
 def component_version(
-    request: Request, namespace: str, name: str, version: str, components: ComponentsDep
+    request: Request, namespace: str, name: str, version: str, components: ReadComponentsDep
 ) -> Response:
     return _component_page(request, components, namespace, name, version)
 
 
 def _component_page(
     request: Request,
-    components: ComponentsDep,
+    components: ReadComponentsDep,
     namespace: str,
     name: str,
     version: str | None,
@@ -148,7 +148,7 @@ def _component_page(
 def namespace_page(
     request: Request,
     namespace: str,
-    components: ComponentsDep,
+    components: ReadComponentsDep,
     page: str = "",
     forks_page: str = "",
 ) -> Response:

@@ -1,13 +1,22 @@
-"""Pooled PostgreSQL connections that the server ended are replaced before a request uses them."""
+"""PostgreSQL connections: ended ones are replaced before a request uses them, and those of
+read-only sessions keep their prepared statements."""
 
 from __future__ import annotations
 
+import itertools
 import time
+from collections.abc import Callable
+from typing import Any
 
+import httpx
 import psycopg
+import pytest
 import sqlalchemy as sa
+from fastapi.testclient import TestClient
+from psycopg.pq import TransactionStatus
+from sqlmodel import Session
 
-from hub_server.db import make_engine
+from hub_server.db import make_engine, reads_engine
 
 
 def _backend_pids(engine: sa.Engine, count: int) -> set[int]:
@@ -46,3 +55,82 @@ def test_connections_the_server_ended_are_replaced_at_checkout(postgres_server_u
         assert _backend_pids(engine, 3).isdisjoint(ended)
     finally:
         engine.dispose()
+
+
+def _prepared(session: Session, like: str) -> int:
+    """How many statements matching ``like`` the session's connection has prepared."""
+    return (
+        session.connection()
+        .exec_driver_sql(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %(like)s",
+            {"like": like},
+        )
+        .scalar_one()
+    )
+
+
+def test_read_sessions_run_outside_a_transaction_and_keep_their_prepared_statements(
+    postgres_server_url: str,
+) -> None:
+    """No BEGIN/ROLLBACK round trips around a read, and psycopg's prepared statements survive
+    from one read to the next (a ROLLBACK makes psycopg forget them)."""
+    engine = make_engine(postgres_server_url, pool_size=1)
+    reads = reads_engine(engine)
+    statement = (
+        sa.select(sa.func.count())
+        .where(sa.literal_column("relpages") >= sa.bindparam("pages", type_=sa.Integer))
+        .select_from(sa.table("pg_class"))
+    )
+    try:
+        for pages in range(8):  # psycopg prepares a statement at its fifth run
+            with Session(reads) as session:
+                assert session.connection().execute(statement, {"pages": pages}).scalar_one() > 0
+                info = session.connection().connection.dbapi_connection.info  # type: ignore[union-attr]
+                assert info.transaction_status == TransactionStatus.IDLE
+                session.rollback()
+        with Session(reads) as session:
+            assert _prepared(session, "%relpages%") == 1
+
+        with Session(engine) as session:  # the write engine's sessions stay transactions
+            session.connection().execute(statement, {"pages": 0})
+            info = session.connection().connection.dbapi_connection.info  # type: ignore[union-attr]
+            assert info.transaction_status == TransactionStatus.INTRANS
+    finally:
+        engine.dispose()
+
+
+def test_ints_of_any_size_share_one_prepared_statement(postgres_server_url: str) -> None:
+    """psycopg keys a prepared statement by its parameters' types too: ints sent as the
+    smallest type that holds each gave a page of ids a new key almost every time."""
+    engine = reads_engine(make_engine(postgres_server_url, pool_size=1))
+    params = ("a", "b", "c")
+    statement = sa.select(sum((sa.bindparam(p, type_=sa.Integer) for p in params), sa.literal(7)))
+    try:
+        # Each of the 8 mixes of a smallint and an integer value, once: no mix runs 5 times.
+        for values in itertools.product((1, 100_000), repeat=len(params)):
+            with Session(engine) as session:
+                row = dict(zip(params, values, strict=True))
+                assert session.connection().execute(statement, row).scalar_one() == sum(values) + 7
+        with Session(engine) as session:
+            assert _prepared(session, "%+ $3::INTEGER%") == 1
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_searches_keep_their_statements_prepared(
+    client: TestClient,
+    app: Any,
+    alice: dict[str, str],
+    publish: Callable[..., httpx.Response],
+) -> None:
+    """The API's search reads on a read session: repeated, its statements are prepared once
+    and kept on the pool's connections."""
+    assert publish("alice", alice, name="tokenize", readme="split text").status_code == 201
+    for _ in range(12):  # every pooled connection runs them at least five times
+        response = client.get(
+            "/api/v1/components", params={"q": "tokenize"}, headers={"Cache-Control": "no-cache"}
+        )
+        assert [c["name"] for c in response.json()["items"]] == ["tokenize"]
+    with app.state.hub.read_session() as session:
+        assert _prepared(session, "%search_terms%") >= 1
