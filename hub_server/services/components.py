@@ -485,8 +485,7 @@ class ComponentService:
                 )
             # The page's rows only, as plain rows: ORM objects cost more to build (and to expire
             # at the rollback below) than the whole page's SQL.
-            connection = self.session.connection()
-            rows = {row.id: row for row in connection.execute(_BY_IDS, {"ids": hits.ids})}
+            rows = {row.id: row for row in search.execute(self.session, _BY_IDS, {"ids": hits.ids})}
             result = Page[ComponentPublic](
                 items=[self._component_public(rows[i]) for i in hits.ids],
                 total=hits.total,
@@ -1009,7 +1008,8 @@ class ComponentService:
         for tag in sorted(tags - stored):
             self.session.add(ComponentTag(component_id=component_id, tag=tag))
 
-    def _component_public(self, component: Component | sa.Row[Any]) -> ComponentPublic:
+    def _component_public(self, component: Any) -> ComponentPublic:
+        # A Component, or a row of _PAGE_COLUMNS (SQLAlchemy's or the driver's named tuple).
         parent = (
             ParentPublic(ref=component.parent_ref, digest=component.parent_digest)
             if component.parent_ref

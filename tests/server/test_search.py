@@ -542,6 +542,50 @@ def test_a_page_is_read_as_plain_rows_of_what_a_listing_shows(
         assert item.pulls == component.pulls
 
 
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+@pytest.mark.parametrize("limits", [(1000, 1000), (2, 3)], ids=["exact", "tiers-walked"])
+def test_postgresql_runs_the_searches_on_the_driver_with_the_same_pages(
+    ranked: Engine, settings: Settings, monkeypatch: pytest.MonkeyPatch, limits: tuple[int, int]
+) -> None:
+    """On PostgreSQL the search's statements (and the page's rows) are run by psycopg's cursor,
+    their id lists one array parameter each; the pages are those SQLAlchemy's execution gives
+    (which still runs them when someone listens to the engine's statements)."""
+    monkeypatch.setattr(search, "EXACT_LIMIT", limits[0])
+    monkeypatch.setattr(search, "TOTAL_LIMIT", limits[1])
+    driven: list[str] = []
+    run = search._DriverForm.run
+
+    def spy(form: search._DriverForm, connection: Any, params: dict[str, Any]) -> Any:
+        driven.append(form.sql)
+        return run(form, connection, params)
+
+    monkeypatch.setattr(search._DriverForm, "run", spy)
+    cases: list[dict[str, Any]] = [
+        {"q": "data"},
+        *({"q": "data", "per_page": 3, "page": n} for n in range(1, 5)),
+        {"q": "load data"},
+        {"q": "data", "hardware": "gpu"},
+        {"q": "data", "namespace": "ns", "sort": "pulls"},
+        {"q": "dat", "sort": "updated"},
+        {"sort": "pulls", "per_page": 4, "page": 2},
+    ]
+    everything: list[str] = []
+    for params in cases:
+        driven.clear()
+        by_driver = _search(ranked, settings, **params)
+        assert driven, params
+        everything += driven
+        with _executed(ranked) as statements:
+            by_sqlalchemy = _search(ranked, settings, **params)
+        assert statements
+        assert by_driver.model_dump() == by_sqlalchemy.model_dump(), params
+        assert by_driver.items or params.get("hardware") == "gpu"
+    assert _names(_search(ranked, settings, q="data")) == EXPECTED
+    assert any("components.id = ANY(%(ids)s)" in sql for sql in everything)  # the page's rows
+    if limits[0] == 2:  # the walks leave the exact name out
+        assert any("components.id <> ALL(%(named)s)" in sql for sql in everything)
+
+
 def test_postgresql_connections_plan_without_parallel_workers(postgres_server_url: str) -> None:
     """Set once per connection (a round trip per search before): the hub's statements are
     index reads that stop at a page, worth less than starting parallel workers."""
