@@ -49,8 +49,10 @@ class Settings(BaseSettings):
     """Listings and searches a worker runs at once (the rest queue; see ``AppState``). By
     default 2 on SQLite, whose statements run in the worker's own threads (3 at once: 487
     uncached searches/s against 504, one worker at 100k components, 32 concurrent requests in
-    process), and 6 on PostgreSQL, whose statements run in the database's processes while the
-    worker waits on the network (226-274 searches/s with 2, 300-304 with 6, same load)."""
+    process), and 8 on PostgreSQL, whose statements run in the database's processes while the
+    worker waits on the network (226-274 searches/s with 2, 300-304 with 6, same load; once
+    the searches ran on the driver, live over HTTP: 411-473/s with 6, 471-490 with 8, 467-506
+    with 10 and 12, whose p99 then grew to 107-122 ms)."""
     publish_concurrency: int = Field(default=2, ge=1)
     """Publishes a worker validates and writes at once (the rest queue; see ``AppState``)."""
     package_checker: Literal["process", "inline"] = "process"
@@ -84,7 +86,7 @@ class Settings(BaseSettings):
         """How many listings and searches a worker runs at once on a database of ``dialect``."""
         if self.search_concurrency is not None:
             return self.search_concurrency
-        return 6 if dialect == "postgresql" else 2
+        return 8 if dialect == "postgresql" else 2
 
     @cached_property
     def resolved_database_url(self) -> str:

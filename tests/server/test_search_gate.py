@@ -187,6 +187,6 @@ def test_a_cancelled_waiter_leaves_the_queue_or_passes_on_the_turn_it_was_handed
 def test_search_slots_default_by_database(tmp_path: Path) -> None:
     """SQLite's statements run in the worker's threads, PostgreSQL's in its own processes."""
     assert Settings(data_dir=tmp_path).search_slots("sqlite") == 2
-    assert Settings(data_dir=tmp_path).search_slots("postgresql") == 6
+    assert Settings(data_dir=tmp_path).search_slots("postgresql") == 8
     chosen = Settings(data_dir=tmp_path, search_concurrency=3)
     assert (chosen.search_slots("sqlite"), chosen.search_slots("postgresql")) == (3, 3)
