@@ -38,6 +38,14 @@ class Principal:
     is_admin: bool
 
 
+_USER_BY_TOKEN = (
+    select(User)
+    .join(ApiToken, col(ApiToken.user_id) == User.id)
+    .where(col(ApiToken.token_hash) == sa.bindparam("token_hash"))
+)
+"""Built once: it runs on every authenticated request."""
+
+
 class AuthService:
     """Authentication and the ownership rules of namespaces."""
 
@@ -52,11 +60,7 @@ class AuthService:
         """
         if not token:
             raise Unauthenticated("this action needs a token: send 'Authorization: Bearer <token>'")
-        row = self.session.exec(
-            select(User)
-            .join(ApiToken, ApiToken.user_id == User.id)  # type: ignore[arg-type]
-            .where(ApiToken.token_hash == hash_token(token))
-        ).first()
+        row = self.session.exec(_USER_BY_TOKEN, params={"token_hash": hash_token(token)}).first()
         if row is None or row.id is None:
             raise Unauthenticated("the token is not valid (revoked, mistyped, or another hub's)")
         return Principal(id=row.id, name=row.name, is_admin=row.is_admin)

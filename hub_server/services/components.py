@@ -80,6 +80,26 @@ _BY_IDS = sa.select(*_PAGE_COLUMNS).where(
     col(Component.id).in_(sa.bindparam("ids", expanding=True))
 )
 
+# The statements of every publish, built once: building one (its conditions, then its cache
+# key) cost about as much as running it.
+_COMPONENT = select(Component).where(
+    col(Component.namespace) == sa.bindparam("namespace"),
+    col(Component.name) == sa.bindparam("name"),
+)
+_COMPONENT_FOR_UPDATE = _COMPONENT.with_for_update().execution_options(populate_existing=True)
+_SAME_PRECEDENCE = select(col(Version.id)).where(
+    col(Version.component_id) == sa.bindparam("component_id"),
+    col(Version.major) == sa.bindparam("major"),
+    col(Version.minor) == sa.bindparam("minor"),
+    col(Version.patch) == sa.bindparam("patch"),
+    col(Version.prerelease) == sa.bindparam("prerelease"),
+)
+_BUMP_CATALOG = (
+    sa.update(HubState)
+    .where(col(HubState.id) == 1)
+    .values(catalog_revision=col(HubState.catalog_revision) + 1)
+)
+
 
 @dataclass(frozen=True)
 class PendingPublish:
@@ -825,18 +845,14 @@ class ComponentService:
 
     def _has_version(self, component: Component, version: semver.Version) -> bool:
         """Whether a version of the same precedence exists (build metadata ignored)."""
-        return (
-            self.session.exec(
-                select(Version.id).where(
-                    Version.component_id == component.id,
-                    Version.major == version.major,
-                    Version.minor == version.minor,
-                    Version.patch == version.patch,
-                    Version.prerelease == ".".join(str(p) for p in version.prerelease),
-                )
-            ).first()
-            is not None
-        )
+        params = {
+            "component_id": component.id,
+            "major": version.major,
+            "minor": version.minor,
+            "patch": version.patch,
+            "prerelease": ".".join(str(p) for p in version.prerelease),
+        }
+        return self.session.exec(_SAME_PRECEDENCE, params=params).first() is not None
 
     @staticmethod
     def _version_exists(ref: str) -> Conflict:
@@ -852,10 +868,8 @@ class ComponentService:
         """The component or None; ``for_update`` re-reads it and, on PostgreSQL, locks its row
         until the transaction ends, so concurrent publishes of one component take turns (each
         sees the other's version when it picks the latest, and no count is lost)."""
-        query = select(Component).where(Component.namespace == namespace, Component.name == name)
-        if for_update:
-            query = query.with_for_update().execution_options(populate_existing=True)
-        return self.session.exec(query).first()
+        query = _COMPONENT_FOR_UPDATE if for_update else _COMPONENT
+        return self.session.exec(query, params={"namespace": namespace, "name": name}).first()
 
     def _refresh_latest(
         self,
@@ -985,11 +999,7 @@ class ComponentService:
         pending changes are flushed first, for the same reason.
         """
         self.session.flush()
-        self.session.execute(
-            sa.update(HubState)
-            .where(col(HubState.id) == 1)
-            .values(catalog_revision=col(HubState.catalog_revision) + 1)
-        )
+        self.session.execute(_BUMP_CATALOG)
 
     def _sync_tags(self, component_id: int, stored: set[str], tags: set[str]) -> None:
         """Make the component's tag rows ``tags``, touching only the ones that change.

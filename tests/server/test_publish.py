@@ -13,7 +13,11 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from hub_server import semver
 from hub_server.archive import digest, pack
+from hub_server.services import auth as auth_service
+from hub_server.services import components as components_service
+from hub_server.services.auth import AuthService
 from hub_server.settings import Settings
 from tests.conftest import blob_count
 from tests.factories import V1_SPEC, make_package, manifest
@@ -392,3 +396,37 @@ def test_an_oversized_streamed_body_is_refused_while_it_arrives(
     assert response.status_code == 413
     assert response.json()["error"]["code"] == "request_too_large"
     assert blob_count(small_limits) == 0
+
+
+def test_the_statements_every_publish_runs_are_built_once(
+    app: Any,
+    alice: dict[str, str],
+    publish: Callable[..., httpx.Response],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A publish's token lookup, component lookups, version check and catalogue bump run
+    statements built at import, not built again for every publish (the building cost about
+    as much as the running: publish on PostgreSQL, one worker, 32 connections, 104/108 →
+    114/122 versions/s)."""
+    assert publish("alice", alice).status_code == 201
+    state = app.state.hub
+
+    def refuse(*_args: Any, **_kwargs: Any) -> None:
+        raise AssertionError("a statement was built for this publish")
+
+    monkeypatch.setattr(components_service, "select", refuse)
+    monkeypatch.setattr(auth_service, "select", refuse)
+    monkeypatch.setattr(components_service.sa, "update", refuse)
+    with state.session() as session:
+        components = state.components(session)
+        token = alice["Authorization"].removeprefix("Bearer ")
+        assert AuthService(session).authenticate(token).name == "alice"
+        found = components._find_component("alice", "train")
+        assert found is not None
+        assert found.name == "train"
+        assert components._find_component("alice", "nothing") is None
+        assert components._find_component("alice", "train", for_update=True) is found
+        assert components._has_version(found, semver.Version.parse("1.0.0"))
+        assert not components._has_version(found, semver.Version.parse("1.0.1"))
+        components._bump_catalog()
+        session.rollback()
