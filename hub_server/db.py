@@ -271,8 +271,9 @@ def reads_engine(engine: Engine) -> Engine:
     on that connection (it cannot know whether the transaction's end took them away), so the
     searches' statements, the same few shapes over and over, were parsed and planned afresh on
     every request. In autocommit psycopg prepares a statement at its fifth run on a connection
-    and keeps it: PostgreSQL then plans a prepared count of postings once (a generic plan)
-    instead of every time.
+    and keeps it: PostgreSQL no longer parses it, and plans some once (a generic plan: the
+    capped count of one level's postings) instead of at every run. The sessions on this
+    engine must not write: each statement would commit on its own.
     """
     if engine.dialect.name != "postgresql":
         return engine

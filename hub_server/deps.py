@@ -220,7 +220,8 @@ async def get_read_session(state: StateDep) -> AsyncIterator[Session]:
 
 
 ReadSessionDep = Annotated[Session, Depends(get_read_session)]
-"""The session of a route that only reads: what it writes is not kept."""
+"""The session of a route that only reads. Such a route must not write: on PostgreSQL each of
+its statements commits on its own (autocommit), with no transaction to roll back."""
 
 
 async def get_components(session: SessionDep, state: StateDep) -> ComponentService:

@@ -80,8 +80,9 @@ _BY_IDS = sa.select(*_PAGE_COLUMNS).where(
     col(Component.id).in_(sa.bindparam("ids", expanding=True))
 )
 
-# The statements of every publish, built once: building one (its conditions, then its cache
-# key) cost about as much as running it.
+# The statements of every publish, built once, not at each call (with the token lookup in
+# services/auth.py: publish on PostgreSQL, one worker, 32 connections, 104/108 -> 114/122
+# versions/s in alternated runs).
 _COMPONENT = select(Component).where(
     col(Component.namespace) == sa.bindparam("namespace"),
     col(Component.name) == sa.bindparam("name"),
