@@ -14,7 +14,7 @@ from hub_server.api import ops, routes
 from hub_server.api.cache import ReadCacheMiddleware, StampReader
 from hub_server.api.errors import install_error_handlers
 from hub_server.api.limits import BodyLimitMiddleware
-from hub_server.db import make_engine, reads_engine
+from hub_server.db import make_engine
 from hub_server.deps import AppState, FairGate
 from hub_server.memory import HeapTrimmer
 from hub_server.oci import ImageResolver
@@ -86,7 +86,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.hub = AppState(
         settings=settings,
         engine=engine,
-        read_engine=reads_engine(engine),
         storage=storage,
         images=images,
         pulls=pulls,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import functools
 import threading
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from fastapi import Depends, Request
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from hub_server.db import reads_engine
 from hub_server.oci import ImageResolver
 from hub_server.services.auth import AuthService, Principal
 from hub_server.services.components import ComponentService
@@ -164,17 +166,18 @@ class AppState:
     """The worker's package checker process (``HUB_PACKAGE_CHECKER=process``, the default);
     None: publishes validate their package in their own thread."""
 
-    read_engine: Engine | None = None
-    """The engine of :meth:`read_session` (:func:`hub_server.db.reads_engine` of ``engine``);
-    None: ``engine``."""
-
     def session(self) -> Session:
         """A new session on the engine: the only way requests open one (a ``with`` closes it)."""
         return Session(self.engine, expire_on_commit=False)
 
+    @functools.cached_property
+    def read_engine(self) -> Engine:
+        """The engine of :meth:`read_session`: :func:`hub_server.db.reads_engine` of ``engine``."""
+        return reads_engine(self.engine)
+
     def read_session(self) -> Session:
         """A new session for a request that only reads (see :func:`hub_server.db.reads_engine`)."""
-        return Session(self.read_engine or self.engine, expire_on_commit=False)
+        return Session(self.read_engine, expire_on_commit=False)
 
     def components(self, session: Session, *, holds_search_turn: bool = False) -> ComponentService:
         """The component service of a request, on ``session``.
