@@ -51,8 +51,9 @@ class Settings(BaseSettings):
     uncached searches/s against 504, one worker at 100k components, 32 concurrent requests in
     process), and 8 on PostgreSQL, whose statements run in the database's processes while the
     worker waits on the network (226-274 searches/s with 2, 300-304 with 6, same load; once
-    the searches ran on the driver, live over HTTP: 411-473/s with 6, 471-490 with 8, 467-506
-    with 10 and 12, whose p99 then grew to 107-122 ms)."""
+    the searches ran on the driver, live over HTTP: 411-473/s with 6, 471-490 with 8, 500-506
+    with 10, which hold every connection of the default pool of 10, and 467-494 with 12, whose
+    p99 grew to 107-122 ms)."""
     publish_concurrency: int = Field(default=2, ge=1)
     """Publishes a worker validates and writes at once (the rest queue; see ``AppState``)."""
     package_checker: Literal["process", "inline"] = "process"
